@@ -1,0 +1,73 @@
+"""INN checkpoints: weights + metadata only (never the frozen generator or control models)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from promptgen import __version__
+from promptgen.flows import INN
+
+__all__ = ["FORMAT", "atomic_save", "code_version", "config_hash", "load_inn", "save_inn"]
+
+FORMAT = "promptgen-inn/1"
+
+
+def config_hash(obj: Any) -> str:
+    """A stable short hash of a JSON-able config."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """Package version plus the git commit of the source tree when available."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return f"{__version__}+{rev}" if rev else __version__
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file, then rename: a kill mid-write never leaves a broken checkpoint."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_inn(inn: INN, path: str | Path, metadata: dict[str, Any]) -> None:
+    """Save INN weights, its architecture config and metadata (generator entry, control, seed, ...)."""
+    state = {k: v.detach().cpu() for k, v in inn.state_dict().items()}
+    atomic_save(
+        {"format": FORMAT, "inn_config": dict(inn.config), "state_dict": state, "metadata": metadata}, path
+    )
+
+
+def load_inn(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[INN, dict[str, Any]]:
+    """Load an INN checkpoint; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"INN checkpoint {path} not found (train it with `promptgen train`)")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise ValueError(f"INN checkpoint {path} cannot be read ({type(err).__name__}: {err})") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"INN checkpoint {path} is not a {FORMAT} file")
+    inn = INN.from_config(ckpt["inn_config"])
+    inn.load_state_dict(ckpt["state_dict"])
+    return inn.to(map_location), ckpt["metadata"]

@@ -1,0 +1,221 @@
+"""``promptgen`` command line: train, sample, fit-moment, langevin and kl — usable without Snakemake.
+
+Every command reads a YAML control spec (see :mod:`promptgen.spec`) or an INN checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+import torch
+
+__all__ = ["main"]
+
+
+def _fail(err: Exception) -> None:
+    raise click.ClickException(f"{type(err).__name__}: {err}") from err
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="promptgen-bench")
+def main() -> None:
+    """PromptGen: train an INN in a frozen generator's latent space against an energy, then sample
+    feed-forward from G∘f.
+
+    \b
+    Typical use:
+      promptgen train examples/quadratic.yaml --out runs/quadratic
+      promptgen sample runs/quadratic/inn.pt --out runs/quadratic/samples -n 64
+      promptgen kl examples/quadratic.yaml runs/quadratic/inn.pt
+    """
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option(
+    "--resume/--no-resume", default=True, show_default=True, help="Continue from OUT/train_state.pt."
+)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+def train(spec: str, out_dir: str, resume: bool, progress: bool) -> None:
+    """Train an INN on the control SPEC (Alg. 2); writes OUT/inn.pt, OUT/loss.csv, OUT/train_state.pt."""
+    from promptgen.spec import build_run, load_spec
+    from promptgen.train import train as run_training
+
+    try:
+        run = build_run(load_spec(spec))
+        result = run_training(
+            run.generator,
+            run.inn,
+            run.energy,
+            run.train,
+            out_dir,
+            condition=run.condition,
+            metadata=run.metadata,
+            device=run.device,
+            resume=resume,
+            progress=progress,
+        )
+    except (ValueError, FileNotFoundError, FloatingPointError, KeyError) as err:
+        _fail(err)
+    click.echo(
+        f"trained {result.steps} steps, final loss {result.final_loss:.5g}; INN at {result.checkpoint}"
+    )
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Sample i depends only on (seed, i).")
+@click.option("--psi", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Truncation ψ of G.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Speed only.")
+@click.option("--cond", "cond_json", default=None, help="JSON list of one condition row for all samples.")
+@click.option("--png/--no-png", default=True, show_default=True, help="Write one PNG per sample.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda[:N].")
+def sample(
+    checkpoint: str,
+    out_dir: str,
+    n: int,
+    seed: int,
+    psi: float,
+    batch_size: int,
+    cond_json: str | None,
+    png: bool,
+    device: str,
+) -> None:
+    """Sample G∘f from an INN CHECKPOINT (no control model needed); writes PNGs and samples.pt."""
+    from promptgen.device import resolve_device
+    from promptgen.generators import build_generator
+    from promptgen.sample import write_samples
+
+    try:
+        dev = resolve_device(device)
+        gen = build_generator({"kind": "promptgen", "checkpoint": checkpoint}, psi=psi, device=dev)
+        cond = None
+        if gen.cond_dim:
+            if cond_json is None:
+                raise ValueError(f"this INN is conditional (cond_dim={gen.cond_dim}); pass --cond '[...]'")
+            cond = torch.tensor(json.loads(cond_json), dtype=torch.float32).expand(n, gen.cond_dim).clone()
+        out = write_samples(gen, n, out_dir, seed=seed, batch_size=batch_size, cond=cond, png=png, device=dev)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        _fail(err)
+    click.echo(f"wrote {n} samples to {out}")
+
+
+@main.command("fit-moment")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True, help="β̂ JSON file.")
+def fit_moment(spec: str, out_file: str) -> None:
+    """Fit β̂ of the moment constraint (Eq. 7) for SPEC's generator, gamma and mu; writes a JSON."""
+    from promptgen.device import resolve_device
+    from promptgen.energies import ModelCache
+    from promptgen.energies.classifier import ClassProbabilities
+    from promptgen.generators import build_generator
+    from promptgen.moment import fit_beta, save_moment_fit
+    from promptgen.registry import ConfigError
+    from promptgen.spec import load_spec
+
+    try:
+        s = load_spec(spec)
+        for key in ("gamma", "mu"):
+            if key not in s:
+                raise ConfigError(f"{spec}: missing key {key!r} for fit-moment")
+        dev = resolve_device(s.get("device", "auto"))
+        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+        gamma = ClassProbabilities(
+            ModelCache(dev).get(s["gamma"]["model"], "gamma.model"), s["gamma"]["head"]
+        )
+
+        def features(m: int, rng: torch.Generator) -> torch.Tensor:
+            return gamma(gen(torch.randn(m, gen.latent_dim, generator=rng).to(dev))).cpu()
+
+        mu = s["mu"]
+        if mu == "uniform":
+            k = features(2, torch.Generator().manual_seed(0)).shape[1]
+            mu = [1.0 / k] * k
+        fit = fit_beta(features, mu, **(s.get("moment") or {}))
+        save_moment_fit(fit, out_file)
+    except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
+        _fail(err)
+    click.echo(f"beta_hat={fit.beta_hat} moment_error={fit.moment_error:.2e} -> {out_file}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="Output directory.")
+@click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Chains.")
+@click.option("--steps", type=click.IntRange(min=0), default=50, show_default=True, help="Langevin steps n.")
+@click.option(
+    "--step-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="η in z ← z − (η/2)∇U + √η ξ.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+def langevin(
+    spec: str, out_dir: str, n: int, steps: int, step_size: float, seed: int, batch_size: int
+) -> None:
+    """PPGM baseline: Langevin dynamics on SPEC's EBM; writes OUT/samples.pt and PNGs."""
+    from promptgen.baselines.langevin import langevin as run_langevin
+    from promptgen.device import resolve_device
+    from promptgen.energies import build_energy_sum
+    from promptgen.generators import build_generator
+    from promptgen.sample import save_png, to_uint8
+    from promptgen.spec import load_spec
+
+    try:
+        s = load_spec(spec)
+        dev = resolve_device(s.get("device", "auto"))
+        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+        energy = build_energy_sum(s.get("energies") or {}, device=dev)
+        res = run_langevin(
+            gen, energy, n, steps=steps, step_size=step_size, seed=seed, batch_size=batch_size, device=dev
+        )
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        _fail(err)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    images = to_uint8(res.images)
+    if images.shape[-1] in (1, 3) and images.shape[1] > 1:
+        for i, im in enumerate(images):
+            save_png(im, out / f"{i:06d}.png")
+    torch.save({"z": res.z, "images": images, "seconds": res.seconds, "steps": steps}, out / "samples.pt")
+    click.echo(f"{n} chains × {steps} steps in {res.seconds:.2f} s -> {out}")
+
+
+@main.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option("-n", "--num", "n", type=click.IntRange(min=2), default=65536, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def kl(spec: str, checkpoint: str, n: int, seed: int) -> None:
+    """Estimate KL(q‖p) of an INN CHECKPOINT against SPEC's EBM (log Z by importance sampling)."""
+    from promptgen.checkpoint import load_inn
+    from promptgen.device import resolve_device
+    from promptgen.energies import build_energy_sum
+    from promptgen.generators import build_generator
+    from promptgen.kl import estimate_kl
+    from promptgen.spec import load_spec
+
+    try:
+        s = load_spec(spec)
+        dev = resolve_device(s.get("device", "auto"))
+        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+        energy = build_energy_sum(s.get("energies") or {}, device=dev)
+        inn, _ = load_inn(checkpoint, map_location=dev)
+        est = estimate_kl(gen, inn, energy, n=n, seed=seed, device=dev)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        _fail(err)
+    json.dump(asdict(est), sys.stdout, indent=2)
+    click.echo()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,69 @@
+"""Classifier energy E(x, a) = −log P(a | x) (Eq. in Sec. 3.1) for binary and categorical heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from promptgen.energies.base import Energy, EnergyInput
+
+__all__ = ["ClassProbabilities", "ClassifierEnergy", "class_log_probs"]
+
+
+def class_log_probs(logits: Tensor) -> Tensor:
+    """Log-probabilities (N, K) of a head: a binary head's (N,) logit becomes K = 2 classes [neg, pos]."""
+    if logits.ndim == 1:
+        return _binary_log_probs(logits)
+    return F.log_softmax(logits, dim=-1)
+
+
+def _binary_log_probs(logit: Tensor) -> Tensor:
+    return -F.softplus(logit.unsqueeze(-1) * logit.new_tensor([1.0, -1.0]))
+
+
+def _head(outputs: Mapping[str, Tensor], name: str) -> Tensor:
+    if name not in outputs:
+        raise KeyError(f"classifier has no head {name!r} (heads: {', '.join(outputs)})")
+    return outputs[name]
+
+
+class ClassifierEnergy(Energy):
+    """Σ_a −log P(y_a | x) over the requested heads — one attribute or a combination (independent heads).
+
+    Arguments:
+        classifier: adapter returning a dict of logits ((N,) for binary heads, (N, K) for categorical).
+        targets: head name -> target class (0/1 for a binary head, an index for a categorical one).
+    """
+
+    def __init__(self, classifier: nn.Module, targets: Mapping[str, int]):
+        super().__init__()
+        if not targets:
+            raise ValueError("ClassifierEnergy needs at least one target")
+        self.classifier = classifier
+        self.targets = {str(k): int(v) for k, v in targets.items()}
+
+    def forward(self, inp: EnergyInput) -> Tensor:
+        outputs = self.classifier(inp.x)
+        energy = None
+        for name, target in self.targets.items():
+            logp = class_log_probs(_head(outputs, name))
+            if not 0 <= target < logp.shape[-1]:
+                raise ValueError(
+                    f"target {target} out of range for head {name!r} with {logp.shape[-1]} classes"
+                )
+            term = -logp[:, target]
+            energy = term if energy is None else energy + term
+        return energy
+
+
+class ClassProbabilities(nn.Module):
+    """γ(x): the probability simplex (N, K) of one classifier head, for moment constraints and metrics."""
+
+    def __init__(self, classifier: nn.Module, head: str):
+        super().__init__()
+        self.classifier, self.head = classifier, head
+
+    def forward(self, x: Tensor) -> Tensor:
+        return class_log_probs(_head(self.classifier(x), self.head)).exp()

@@ -1,0 +1,93 @@
+"""CLIP through open_clip: any architecture, weights from an explicit local file or a pretrained tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import open_clip
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from promptgen.models import MODELS
+from promptgen.registry import ConfigError
+
+__all__ = ["OpenCLIPAdapter", "load_open_clip"]
+
+
+class OpenCLIPAdapter(nn.Module):
+    """Wraps an open_clip model: images in [-1, 1] -> unit image embeddings; texts -> unit text embeddings.
+
+    Preprocessing is differentiable (resize to the model's input size, then the model's own mean/std), so
+    the CLIP energy can back-propagate into the generator.
+
+    Arguments:
+        model: an open_clip CLIP model.
+        tokenizer: the matching open_clip tokenizer.
+    """
+
+    def __init__(self, model: nn.Module, tokenizer):
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
+        size = model.visual.image_size
+        self.image_size = tuple(size) if isinstance(size, tuple | list) else (int(size), int(size))
+        mean = cfg.get("mean", open_clip.OPENAI_DATASET_MEAN)
+        std = cfg.get("std", open_clip.OPENAI_DATASET_STD)
+        self.register_buffer(
+            "mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False
+        )
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        x = (x.clamp(-1, 1) + 1) / 2
+        if tuple(x.shape[-2:]) != self.image_size:
+            x = F.interpolate(x, size=self.image_size, mode="bicubic", align_corners=False, antialias=True)
+        return (x - self.mean) / self.std
+
+    def encode_image(self, x: Tensor) -> Tensor:
+        return F.normalize(self.model.encode_image(self.preprocess(x)), dim=-1)
+
+    @torch.no_grad()
+    def encode_text(self, texts: list[str]) -> Tensor:
+        device = self.mean.device
+        tokens = self.tokenizer(texts).to(device)
+        return F.normalize(self.model.encode_text(tokens), dim=-1)
+
+
+@MODELS.register("open_clip")
+def load_open_clip(
+    model: str,
+    pretrained: str | None = None,
+    model_config: str | None = None,
+    tokenizer: str | None = None,
+    device: str | torch.device = "cpu",
+) -> OpenCLIPAdapter:
+    """Build an open_clip model by name and load its weights.
+
+    Arguments:
+        model: open_clip architecture name, e.g. ``ViT-B-32-quickgelu`` (the paper's CLIP).
+        pretrained: a local checkpoint path (preferred; works offline) or an open_clip pretrained tag such as
+            ``openai``, which open_clip resolves from its cache (``~/.cache/huggingface``).
+        model_config: optional JSON model config registered with ``open_clip.add_model_config`` first
+            (how a custom architecture, e.g. the embedded world's tiny CLIP, is named).
+        tokenizer: tokenizer name if it differs from ``model``.
+    """
+    if model_config is not None:
+        path = Path(model_config)
+        if not path.is_file():
+            raise ConfigError(f"model_config: open_clip model config {path} not found")
+        open_clip.add_model_config(path)
+    if model not in open_clip.list_models():
+        raise ConfigError(f"model: unknown open_clip architecture {model!r}")
+    if pretrained is not None and ("/" in pretrained or pretrained.endswith((".pt", ".bin", ".safetensors"))):
+        if not Path(pretrained).is_file():
+            raise ConfigError(
+                f"pretrained: CLIP checkpoint {pretrained} not found "
+                "(download it, e.g. with `promptgen download`, and put it at this path)"
+            )
+    clip = open_clip.create_model(
+        model, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
+    )
+    return OpenCLIPAdapter(clip, open_clip.get_tokenizer(tokenizer or model)).to(device)

@@ -1,0 +1,98 @@
+import csv
+
+import pytest
+import torch
+
+from promptgen.checkpoint import load_inn
+from promptgen.energies import Energy, EnergySum
+from promptgen.energies.analytic import QuadraticEnergy
+from promptgen.flows import INN
+from promptgen.generators import IdentityGenerator
+from promptgen.train import NonFiniteLossError, TrainConfig, train
+
+
+def _setup(seed: int = 0):
+    energy = EnergySum({"q": (2.0, QuadraticEnergy(torch.ones(4), torch.eye(4)))})
+    return IdentityGenerator(4), INN(4, blocks=2, hidden=16, seed=seed), energy
+
+
+def test_resume_after_kill_is_exact(tmp_path) -> None:
+    k = 7
+    cfg = TrainConfig(steps=2 * k, batch_size=16, grad_accum=2, lr=1e-2, checkpoint_every=k, seed=3)
+    gen, straight, energy = _setup()
+    train(gen, straight, energy, cfg, tmp_path / "straight", progress=False)
+
+    gen, first, energy = _setup()
+    partial = train(gen, first, energy, cfg, tmp_path / "killed", progress=False, stop_after=k)
+    assert partial.steps == k and not (tmp_path / "killed" / "inn.pt").exists()
+    gen, resumed, energy = _setup()  # a fresh process: new, untrained INN
+    train(gen, resumed, energy, cfg, tmp_path / "killed", progress=False)
+
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with open(tmp_path / "killed" / "loss.csv") as f:
+        steps = [int(r["step"]) for r in csv.DictReader(f)]
+    assert steps == list(range(1, 2 * k + 1))
+
+
+def test_loss_log_has_every_term(tmp_path) -> None:
+    gen, inn, energy = _setup()
+    train(gen, inn, energy, TrainConfig(steps=3, batch_size=4), tmp_path, progress=False)
+    with open(tmp_path / "loss.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert set(rows[0]) >= {"step", "loss", "jac", "prior", "q", "lr", "grad_norm"}
+    total = float(rows[0]["jac"]) + float(rows[0]["prior"]) + float(rows[0]["q"])
+    assert float(rows[0]["loss"]) == pytest.approx(total, rel=1e-6)
+
+
+def test_checkpoint_holds_inn_and_metadata_only(tmp_path) -> None:
+    class Frozen(Energy):
+        def __init__(self):
+            super().__init__()
+            self.model = torch.nn.Linear(4, 1)
+
+        def forward(self, inp):
+            return self.model(inp.x.flatten(1)).squeeze(1) ** 2
+
+    gen, inn, _ = _setup()
+    energy = EnergySum({"frozen": (1.0, Frozen())})
+    res = train(
+        gen,
+        inn,
+        energy,
+        TrainConfig(steps=2, batch_size=4),
+        tmp_path,
+        progress=False,
+        metadata={"generator": {"kind": "identity", "latent_dim": 4}},
+    )
+    ckpt = torch.load(res.checkpoint, weights_only=True)
+    assert set(ckpt) == {"format", "inn_config", "state_dict", "metadata"}
+    assert all(not k.startswith("model") for k in ckpt["state_dict"])
+    loaded, meta = load_inn(res.checkpoint)
+    assert meta["generator"]["kind"] == "identity" and meta["steps"] == 2
+    assert torch.equal(loaded.state_dict()["blocks.0.rotation"], inn.state_dict()["blocks.0.rotation"].cpu())
+
+
+def test_non_finite_loss_names_the_term_and_keeps_state(tmp_path) -> None:
+    class Explodes(Energy):
+        def forward(self, inp):
+            calls = getattr(self, "calls", 0) + 1
+            self.calls = calls
+            value = inp.x.flatten(1).sum(1)
+            return value * float("nan") if calls > 3 else value
+
+    gen, inn, _ = _setup()
+    energy = EnergySum({"bad_term": (1.0, Explodes())})
+    with pytest.raises(NonFiniteLossError, match=r"step 4: energy term 'bad_term'.*saved to"):
+        train(
+            gen,
+            inn,
+            energy,
+            TrainConfig(steps=10, batch_size=4, checkpoint_every=100),
+            tmp_path,
+            progress=False,
+        )
+    state = torch.load(tmp_path / "train_state.pt", weights_only=False)
+    assert state["step"] == 3
+    with open(tmp_path / "loss.csv") as f:
+        assert len(list(csv.DictReader(f))) == 3
