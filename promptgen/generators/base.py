@@ -27,6 +27,7 @@ GENERATORS = Registry("generator")
 # `import promptgen` light and free of import cycles.
 BUILTIN_GENERATOR_MODULES = [
     "promptgen.generators.composed",  # kind "promptgen": G∘f from an INN checkpoint
+    "promptgen.generators.stylegan2",  # kind "stylegan2": NVIDIA .pkl / rosinality .pt StyleGAN2
 ]
 
 

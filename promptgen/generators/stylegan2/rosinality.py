@@ -1,0 +1,140 @@
+"""Read rosinality/stylegan2-pytorch checkpoints (``.pt`` with a ``g_ema`` state dict) into our layout.
+
+Key mapping (rosinality -> NVIDIA-style names used by :class:`StyleGAN2Network`):
+
+* ``style.{i+1}.weight|bias`` -> ``mapping.fc{i}.weight|bias`` (index 0 of ``style`` is the pixel norm);
+* ``input.input`` ``(1, C, 4, 4)`` -> ``synthesis.b4.const`` ``(C, 4, 4)``;
+* ``conv1`` / ``to_rgb1`` -> ``synthesis.b4.conv1`` / ``synthesis.b4.torgb``;
+* ``convs.{2k}`` / ``convs.{2k+1}`` / ``to_rgbs.{k}`` -> ``synthesis.b{2^(k+3)}.conv0`` / ``conv1`` /
+  ``torgb``;
+* inside a styled conv: ``conv.weight`` ``(1, O, I, k, k)`` -> ``weight``, ``conv.modulation`` -> ``affine``,
+  ``noise.weight`` ``(1,)`` -> ``noise_strength`` ``()``, ``activate.bias`` -> ``bias``;
+* ``noises.noise_{j}`` ``(1, 1, r, r)`` -> the ``noise_const`` of the j-th synthesis layer;
+* the top-level ``latent_avg`` (written by rosinality's ``convert_weight.py``) -> ``mapping.w_avg``.
+
+Rosinality's equalised-lr scales and demodulation equal NVIDIA's up to where the constant 1/√fan-in is applied
+(the demodulation ε then differs by that factor: a relative difference below 1e-7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from promptgen.generators.stylegan2.network import StyleGAN2Config
+from promptgen.generators.stylegan2.pickle_loader import CheckpointError
+
+__all__ = ["ROSINALITY_MAPPING_LR", "load_rosinality", "rosinality_to_nvidia"]
+
+ROSINALITY_MAPPING_LR = 0.01  # rosinality's Generator(lr_mlp=0.01) default; not stored in the checkpoint
+GENERATOR_KEY = "g_ema"
+LATENT_AVG_KEY = "latent_avg"
+FIRST_UPSAMPLED_LOG2 = 3  # convs.0 is the 8×8 block
+_LAYER_KEYS = {
+    "conv.weight": "weight",
+    "conv.modulation.weight": "affine.weight",
+    "conv.modulation.bias": "affine.bias",
+    "noise.weight": "noise_strength",
+    "activate.bias": "bias",
+    "bias": "bias",
+}
+
+
+def _layer_prefix(key: str) -> tuple[str, str] | None:
+    """Split a synthesis key into (our layer prefix, rosinality key inside the layer)."""
+    if m := re.fullmatch(r"(conv1|to_rgb1)\.(.+)", key):
+        return ("synthesis.b4.conv1" if m[1] == "conv1" else "synthesis.b4.torgb"), m[2]
+    if m := re.fullmatch(r"convs\.(\d+)\.(.+)", key):
+        idx = int(m[1])
+        return f"synthesis.b{2 ** (idx // 2 + FIRST_UPSAMPLED_LOG2)}.conv{idx % 2}", m[2]
+    if m := re.fullmatch(r"to_rgbs\.(\d+)\.(.+)", key):
+        return f"synthesis.b{2 ** (int(m[1]) + FIRST_UPSAMPLED_LOG2)}.torgb", m[2]
+    return None
+
+
+def _noise_layer(idx: int) -> str:
+    """The synthesis layer that rosinality's ``noises.noise_{idx}`` belongs to."""
+    if idx == 0:
+        return "synthesis.b4.conv1"
+    return f"synthesis.b{2 ** ((idx + 1) // 2 + FIRST_UPSAMPLED_LOG2 - 1)}.conv{(idx + 1) % 2}"
+
+
+def _convert_key(key: str, value: Tensor, path: str | Path) -> tuple[str, Tensor] | None:
+    if m := re.fullmatch(r"style\.(\d+)\.(weight|bias)", key):
+        return f"mapping.fc{int(m[1]) - 1}.{m[2]}", value
+    if key == "input.input":
+        return "synthesis.b4.const", value[0]
+    if m := re.fullmatch(r"noises\.noise_(\d+)", key):
+        return f"{_noise_layer(int(m[1]))}.noise_const", value[0, 0]
+    if key.endswith(("blur.kernel", "upsample.kernel")):
+        return None  # the FIR filter, rebuilt from the config
+    split = _layer_prefix(key)
+    if split is None or split[1] not in _LAYER_KEYS:
+        raise CheckpointError(f"{path}: {GENERATOR_KEY} has unexpected key {key!r}")
+    prefix, inner = split
+    if inner == "conv.weight":
+        value = value[0]
+    elif inner == "noise.weight":
+        value = value.reshape(())
+    elif inner == "bias":  # toRGB bias (1, C, 1, 1)
+        value = value.reshape(-1)
+    return f"{prefix}.{_LAYER_KEYS[inner]}", value
+
+
+def rosinality_to_nvidia(g_ema: dict[str, Tensor], path: str | Path = "<checkpoint>") -> dict[str, Tensor]:
+    """Rename and reshape a rosinality ``g_ema`` state dict into :class:`StyleGAN2Network` names."""
+    out: dict[str, Tensor] = {}
+    for key, value in g_ema.items():
+        converted = _convert_key(key, value, path)
+        if converted is not None:
+            out[converted[0]] = converted[1].float()
+    return out
+
+
+def _config(state: dict[str, Tensor], path: str | Path) -> StyleGAN2Config:
+    mapping_layers = sum(1 for k in state if re.fullmatch(r"mapping\.fc\d+\.weight", k))
+    channels = {
+        int(m[1]): int(v.shape[0])
+        for k, v in state.items()
+        if (m := re.fullmatch(r"synthesis\.b(\d+)\.conv1\.weight", k))
+    }
+    if not mapping_layers or 4 not in channels:
+        raise CheckpointError(f"{path}: {GENERATOR_KEY} lacks the mapping ('style.*') or 'conv1' weights")
+    return StyleGAN2Config(
+        img_resolution=max(channels),
+        z_dim=int(state["mapping.fc0.weight"].shape[1]),
+        w_dim=int(state["mapping.fc0.weight"].shape[0]),
+        img_channels=int(state["synthesis.b4.torgb.weight"].shape[0]),
+        channels=channels,
+        mapping_layers=mapping_layers,
+        mapping_lr_multiplier=ROSINALITY_MAPPING_LR,
+        conv_clamp=None,
+        use_noise=True,
+    )
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for foreign or corrupt files
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(err).__name__})") from err
+    if not isinstance(ckpt, dict) or GENERATOR_KEY not in ckpt:
+        raise CheckpointError(f"{path}: expected a dict with key {GENERATOR_KEY!r} (a rosinality checkpoint)")
+    return ckpt
+
+
+def load_rosinality(path: str | Path) -> tuple[StyleGAN2Config, dict[str, Tensor], bool]:
+    """Read a rosinality ``.pt``: configuration, state dict, and whether it carried ``latent_avg``."""
+    ckpt = _read(path)
+    state = rosinality_to_nvidia(ckpt[GENERATOR_KEY], path)
+    cfg = _config(state, path)
+    has_avg = ckpt.get(LATENT_AVG_KEY) is not None
+    w_avg = ckpt[LATENT_AVG_KEY].reshape(-1).float() if has_avg else torch.zeros(cfg.w_dim)
+    state["mapping.w_avg"] = w_avg
+    return cfg, state, has_avg
