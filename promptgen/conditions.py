@@ -10,7 +10,7 @@ from torch import Tensor
 
 from promptgen.registry import ConfigError
 
-__all__ = ["UniformCondition", "build_condition"]
+__all__ = ["DiscreteCondition", "UniformCondition", "build_condition"]
 
 
 class UniformCondition:
@@ -53,14 +53,53 @@ class UniformCondition:
         return torch.cartesian_prod(*axes).reshape(-1, self.dim)
 
 
-def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | None:
+class DiscreteCondition:
+    """ρ uniform over a finite set of condition vectors — e.g. every combination of k binary targets, so one
+    conditional INN covers every class of a classifier control (Table 2) and equal numbers per class are
+    drawn by conditioning.
+
+    Arguments:
+        values: the condition vectors, one row each.
+    """
+
+    def __init__(self, values: Sequence[Sequence[float]]):
+        table = torch.tensor(values, dtype=torch.float32)
+        if table.ndim != 2 or table.shape[0] < 1 or table.shape[1] < 1:
+            raise ConfigError("condition.values: expected a non-empty list of equal-length lists")
+        self.values = table
+        self.reference = None
+
+    @classmethod
+    def binary(cls, k: int) -> DiscreteCondition:
+        """All 2^k combinations of k binary targets, first coordinate most significant."""
+        return cls(torch.cartesian_prod(*[torch.tensor([0.0, 1.0])] * k).reshape(-1, k).tolist())
+
+    @property
+    def dim(self) -> int:
+        return int(self.values.shape[1])
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.values[torch.randint(len(self.values), (n,), generator=generator)]
+
+    def grid(self, per_value: int = 1) -> Tensor:
+        """Every condition vector, each repeated ``per_value`` times (equal numbers per class)."""
+        return self.values.repeat_interleave(per_value, dim=0)
+
+
+def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | DiscreteCondition | None:
+    """``{kind: uniform, low, high, reference}``, ``{kind: discrete, values}`` or ``{kind: binary, k}``."""
     if spec is None:
         return None
     spec = dict(spec)
     kind = spec.pop("kind", "uniform")
-    if kind != "uniform":
-        raise ConfigError(f"condition.kind: unknown condition kind {kind!r} (only 'uniform')")
-    unknown = set(spec) - {"low", "high", "reference"}
+    allowed = {"uniform": {"low", "high", "reference"}, "discrete": {"values"}, "binary": {"k"}}
+    if kind not in allowed:
+        raise ConfigError(f"condition.kind: unknown condition kind {kind!r} (one of {', '.join(allowed)})")
+    unknown = set(spec) - allowed[kind]
     if unknown:
-        raise ConfigError(f"condition: unknown keys {sorted(unknown)}")
+        raise ConfigError(f"condition: unknown keys {sorted(unknown)} for kind {kind!r}")
+    if kind == "discrete":
+        return DiscreteCondition(spec.get("values") or [])
+    if kind == "binary":
+        return DiscreteCondition.binary(int(spec.get("k", 0)))
     return UniformCondition(**spec)

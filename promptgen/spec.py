@@ -26,7 +26,7 @@ import torch
 import yaml
 
 from promptgen.checkpoint import code_version, config_hash
-from promptgen.conditions import UniformCondition, build_condition
+from promptgen.conditions import DiscreteCondition, UniformCondition, build_condition
 from promptgen.device import resolve_device
 from promptgen.energies import EnergySum, build_energy_sum
 from promptgen.flows import INN
@@ -76,7 +76,7 @@ class Run:
     generator: Generator
     inn: INN
     energy: EnergySum
-    condition: UniformCondition | None
+    condition: UniformCondition | DiscreteCondition | None
     train: TrainConfig
     device: torch.device
     metadata: dict[str, Any]

@@ -19,7 +19,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from promptgen.checkpoint import atomic_save, save_inn
-from promptgen.conditions import UniformCondition
+from promptgen.conditions import DiscreteCondition, UniformCondition
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
 from promptgen.energies.prior import prior_energy
 from promptgen.flows import INN
@@ -152,7 +152,7 @@ def train(
     config: TrainConfig,
     out_dir: str | Path,
     *,
-    condition: UniformCondition | None = None,
+    condition: UniformCondition | DiscreteCondition | None = None,
     metadata: dict[str, Any] | None = None,
     device: torch.device | str = "cpu",
     resume: bool = True,
@@ -178,7 +178,7 @@ def train(
         condition is not None and condition.dim != inn.cond_dim
     ):
         raise ConfigError(f"condition: the INN has cond_dim={inn.cond_dim} but the condition does not match")
-    if "x_ref" in energy.needs and condition is None:
+    if "x_ref" in energy.needs and getattr(condition, "reference", None) is None:
         raise ConfigError("condition: paired energies (identity) need a conditional INN with a reference")
     meta = {**(metadata or {}), "train": asdict(config)}
     inn = inn.to(device).train()
@@ -210,7 +210,8 @@ def train(
                 cond = ref = None
                 if condition is not None:
                     cond = condition.sample(config.batch_size, rng).to(device)
-                    ref = condition.reference_batch(config.batch_size).to(device)
+                    if "x_ref" in energy.needs:
+                        ref = condition.reference_batch(config.batch_size).to(device)
                 try:
                     terms = _loss_terms(generator, inn, energy, eps, cond, ref, rng)
                 except NonFiniteEnergyError as err:

@@ -96,3 +96,30 @@ def test_non_finite_loss_names_the_term_and_keeps_state(tmp_path) -> None:
     assert state["step"] == 3
     with open(tmp_path / "loss.csv") as f:
         assert len(list(csv.DictReader(f))) == 3
+
+
+def test_one_conditional_inn_learns_every_class_of_a_classifier_control(tmp_path) -> None:
+    from promptgen.conditions import DiscreteCondition, build_condition
+    from promptgen.energies.classifier import ConditionalClassifierEnergy
+
+    class TwoHeads(torch.nn.Module):
+        def forward(self, x):
+            z = x.flatten(1)
+            return {"a": 4 * z[:, 0], "b": 4 * z[:, 1]}
+
+    condition = build_condition({"kind": "binary", "k": 2})
+    assert isinstance(condition, DiscreteCondition) and condition.grid().tolist() == [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+    ]
+    energy = EnergySum({"clf": (10.0, ConditionalClassifierEnergy(TwoHeads(), ["a", "b"]))})
+    inn = INN(3, cond_dim=2, blocks=4, hidden=32)
+    cfg = TrainConfig(steps=300, batch_size=128, lr=3e-3, checkpoint_every=300)
+    train(IdentityGenerator(3), inn, energy, cfg, tmp_path, condition=condition, progress=False)
+    cond = condition.grid(500)
+    with torch.no_grad():
+        z, _ = inn(torch.randn(len(cond), 3), cond)
+    hits = ((z[:, :2] > 0).float() == cond).all(1).float().mean()
+    assert hits > 0.9

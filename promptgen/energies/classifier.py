@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from promptgen.energies.base import Energy, EnergyInput
 
-__all__ = ["ClassProbabilities", "ClassifierEnergy", "class_log_probs"]
+__all__ = ["ClassProbabilities", "ClassifierEnergy", "ConditionalClassifierEnergy", "class_log_probs"]
 
 
 def class_log_probs(logits: Tensor) -> Tensor:
@@ -54,6 +54,37 @@ class ClassifierEnergy(Energy):
                     f"target {target} out of range for head {name!r} with {logp.shape[-1]} classes"
                 )
             term = -logp[:, target]
+            energy = term if energy is None else energy + term
+        return energy
+
+
+class ConditionalClassifierEnergy(Energy):
+    """Σ_j −log P(c_j | x) where the target class of head j is the INN condition's coordinate j.
+
+    With a :class:`~promptgen.conditions.DiscreteCondition` over every class combination, one conditional
+    INN learns every p(z | class) of a classifier control at once.
+
+    Arguments:
+        classifier: adapter returning a dict of logits.
+        heads: head names, in the order of the condition's coordinates.
+    """
+
+    needs = frozenset({"cond"})
+
+    def __init__(self, classifier: nn.Module, heads: list[str]):
+        super().__init__()
+        self.classifier, self.heads = classifier, list(heads)
+
+    def forward(self, inp: EnergyInput) -> Tensor:
+        self.require(inp)
+        if inp.cond.shape[1] < len(self.heads):
+            raise ValueError(f"condition has {inp.cond.shape[1]} coordinates for {len(self.heads)} heads")
+        outputs = self.classifier(inp.x)
+        target = inp.cond.round().long()
+        energy = None
+        for j, name in enumerate(self.heads):
+            logp = class_log_probs(_head(outputs, name))
+            term = -logp.gather(1, target[:, j : j + 1]).squeeze(1)
             energy = term if energy is None else energy + term
         return energy
 
