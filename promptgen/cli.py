@@ -1,4 +1,4 @@
-"""``promptgen`` command line: train, sample, fit-moment, langevin and kl — usable without Snakemake.
+"""``promptgen`` command line: train, sample, fit-moment, langevin, kl, download — usable without Snakemake.
 
 Every command reads a YAML control spec (see :mod:`promptgen.spec`) or an INN checkpoint.
 """
@@ -215,6 +215,48 @@ def kl(spec: str, checkpoint: str, n: int, seed: int) -> None:
         _fail(err)
     json.dump(asdict(est), sys.stdout, indent=2)
     click.echo()
+
+
+@main.command()
+@click.argument("names", nargs=-1)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False),
+    default="config/weights.yaml",
+    show_default=True,
+    help="Checkpoint list: URL, sha256, target path.",
+)
+@click.option(
+    "--root", type=click.Path(file_okay=False), default=".", show_default=True, help="Repository root."
+)
+@click.option(
+    "--check", is_flag=True, help="Fetch nothing; list every missing file, where to get it and put it."
+)
+@click.option("--all", "everything", is_flag=True, help="Include optional entries (the authors' fitted β̂).")
+@click.option(
+    "--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True, help="Seconds per read."
+)
+def download(
+    names: tuple[str, ...], manifest: str, root: str, check: bool, everything: bool, timeout: float
+) -> None:
+    """Fetch the paper's checkpoints (NAMES, default: all required) with resume and sha256 checks."""
+    from promptgen.download import download_entry, load_manifest, missing, missing_report, select
+
+    try:
+        entries = select(load_manifest(manifest), names, everything)
+        failures = []
+        for entry in [] if check else missing(entries, root):
+            try:
+                download_entry(entry, root, timeout=timeout, log=click.echo)
+            except OSError as err:  # offline, refused, HTTP errors: reported together below
+                failures.append(f"{entry.name}: {type(err).__name__}: {err}")
+        absent = missing(entries, root)
+    except (ValueError, RuntimeError) as err:
+        _fail(err)
+    if absent:
+        reasons = "".join(f"\n  ! {f}" for f in failures)
+        raise click.ClickException(missing_report(absent, len(entries), root) + reasons)
+    click.echo(f"all {len(entries)} checkpoints present under {root}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TARGETS = ["table2.csv"]
+TARGETS = {"table2.csv": ["table2_train", "table2_method"], "tableA.csv": ["tableA_target"]}
 
 
 def _snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -21,7 +21,16 @@ def _snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_dry_run_plans_every_target_on_the_default_config(tmp_path, target) -> None:
     res = _snakemake(f"{tmp_path}/{target}", "-n", "--cores", "8", "--config", f"results={tmp_path}")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "table2_train" in res.stdout and "table2_method" in res.stdout
+    assert all(rule in res.stdout for rule in TARGETS[target])
+
+
+def test_tiny_table_a_end_to_end(tmp_path) -> None:
+    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
+    res = _snakemake(f"{tmp_path}/tableA.csv", "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "tableA.csv")
+    assert table["target"].tolist() == ["two_modes_d2"]
+    assert table["kl"].iloc[0] >= 0 and abs(table["log_z"].iloc[0] - table["log_z_exact"].iloc[0]) < 0.5
 
 
 def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:

@@ -22,7 +22,13 @@ MODELS = Registry("control model")
 import importlib  # noqa: E402
 
 # Modules whose import registers built-in adapter kinds (imported on first use: some pull in open_clip).
-BUILTIN_ADAPTER_MODULES = ["promptgen.models.clip"]
+BUILTIN_ADAPTER_MODULES = [
+    "promptgen.models.clip",
+    "promptgen.models.celeba",
+    "promptgen.models.fairface",
+    "promptgen.models.irse50",
+    "promptgen.models.deca",
+]
 
 
 def load_builtin_adapters() -> None:

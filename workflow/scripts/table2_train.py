@@ -7,6 +7,8 @@ from eval.table2 import train_spec, train_table2_inn
 
 logging.basicConfig(filename=snakemake.log[0], level=logging.INFO)  # noqa: F821
 sm = snakemake  # noqa: F821
-spec = train_spec(sm.params.generator, sm.params.table2, sm.params.models, sm.params.device, int(sm.wildcards.seed))
+spec = train_spec(
+    sm.params.generator, sm.params.table2, sm.params.models, sm.params.device, int(sm.wildcards.seed)
+)
 checkpoint = train_table2_inn(spec, Path(sm.output[0]).parent)
 logging.info("trained %s", checkpoint)

@@ -1,0 +1,6 @@
+"""Snakemake glue: concatenate per-job CSV rows into one table."""
+
+import pandas as pd
+
+sm = snakemake  # noqa: F821
+pd.concat([pd.read_csv(p) for p in sm.input], ignore_index=True).to_csv(sm.output[0], index=False)
