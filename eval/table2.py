@@ -7,7 +7,6 @@ thin; each is usable on its own from Python.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,8 @@ from promptgen.energies import ModelCache
 from promptgen.generators import build_generator
 from promptgen.registry import import_object
 from promptgen.sample import per_sample_normal
-from promptgen.spec import build_run
-from promptgen.train import train
 
-__all__ = ["METHODS", "aggregate_table2", "evaluate_method", "train_spec", "train_table2_inn"]
+__all__ = ["METHODS", "aggregate_table2", "evaluate_method", "train_spec"]
 
 METHODS = ("unmodified", "direction", "resample", "promptgen")
 KL_COLUMNS = [f"kl_{c}" for c in TABLE2_COLUMNS]
@@ -62,17 +59,6 @@ def train_spec(
         },
         "train": {**dict(t2["train"]), "seed": seed},
     }
-
-
-def train_table2_inn(spec: Mapping[str, Any], out_dir: str | Path, progress: bool = False) -> Path:
-    run = build_run(spec)
-    kwargs = {
-        "condition": run.condition,
-        "metadata": run.metadata,
-        "device": run.device,
-        "progress": progress,
-    }
-    return train(run.generator, run.inn, run.energy, run.train, out_dir, **kwargs).checkpoint
 
 
 def _latents(method: str, generator, control, t2: Mapping[str, Any], seed: int, inn_path: str | None):

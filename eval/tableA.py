@@ -41,8 +41,7 @@ def run_target(
     """Train an INN on one analytic target spec and estimate its KL; one row."""
     run = build_run(spec)
     t0 = time.perf_counter()
-    kwargs = {"condition": run.condition, "metadata": run.metadata, "device": run.device, "progress": False}
-    train(run.generator, run.inn, run.energy, run.train, out_dir, **kwargs)
+    train(run.generator, run.inn, run.energy, run.train, out_dir, device=run.device, progress=False)
     seconds = time.perf_counter() - t0
     est = estimate_kl(run.generator, run.inn, run.energy, n=kl_samples, seed=seed + 1, device=run.device)
     (term,) = run.energy.energies.values()

@@ -43,23 +43,10 @@ def main() -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def train(spec: str, out_dir: str, resume: bool, progress: bool) -> None:
     """Train an INN on the control SPEC (Alg. 2); writes OUT/inn.pt, OUT/loss.csv, OUT/train_state.pt."""
-    from promptgen.spec import build_run, load_spec
-    from promptgen.train import train as run_training
+    from promptgen.spec import load_spec, train_from_spec
 
     try:
-        run = build_run(load_spec(spec))
-        result = run_training(
-            run.generator,
-            run.inn,
-            run.energy,
-            run.train,
-            out_dir,
-            condition=run.condition,
-            metadata=run.metadata,
-            device=run.device,
-            resume=resume,
-            progress=progress,
-        )
+        result = train_from_spec(load_spec(spec), out_dir, resume=resume, progress=progress)
     except (ValueError, FileNotFoundError, FloatingPointError, KeyError) as err:
         _fail(err)
     click.echo(

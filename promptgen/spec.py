@@ -32,9 +32,9 @@ from promptgen.energies import EnergySum, build_energy_sum
 from promptgen.flows import INN
 from promptgen.generators import Generator, build_generator
 from promptgen.registry import ConfigError
-from promptgen.train import TrainConfig
+from promptgen.train import TrainConfig, TrainResult, train
 
-__all__ = ["Run", "build_run", "load_spec"]
+__all__ = ["Run", "build_run", "load_spec", "train_from_spec"]
 
 KNOWN_KEYS = {
     "generator",
@@ -104,3 +104,22 @@ def build_run(spec: Mapping[str, Any]) -> Run:
         "code_version": code_version(),
     }
     return Run(generator, inn, energy, condition, train_cfg, device, metadata)
+
+
+def train_from_spec(
+    spec: Mapping[str, Any], out_dir: str | Path, *, resume: bool = True, progress: bool = False
+) -> TrainResult:
+    """Build a spec's run and train it into ``out_dir`` (resuming from its state file when present)."""
+    run = build_run(spec)
+    return train(
+        run.generator,
+        run.inn,
+        run.energy,
+        run.train,
+        out_dir,
+        condition=run.condition,
+        metadata=run.metadata,
+        device=run.device,
+        resume=resume,
+        progress=progress,
+    )

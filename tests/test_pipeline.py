@@ -10,7 +10,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TARGETS = {"table2.csv": ["table2_train", "table2_method"], "tableA.csv": ["tableA_target"]}
+TARGETS = {
+    "table2.csv": ["table2_train", "table2_method"],
+    "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
+    "tableA.csv": ["tableA_target"],
+}
 
 
 def _snakemake(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -62,3 +66,14 @@ def test_bad_config_key_is_named(tmp_path) -> None:
 def test_lint_is_clean() -> None:
     res = _snakemake("--lint")
     assert res.returncode == 0 and "Congratulations" in res.stdout + res.stderr, res.stdout + res.stderr
+
+
+def test_tiny_table5_end_to_end(tmp_path) -> None:
+    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
+    res = _snakemake(f"{tmp_path}/table5.csv", "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "table5.csv")
+    assert table["method"].tolist() == ["unmodified", "lambda1"]
+    shares = table[[f"share_{i}" for i in range(4)]].sum(axis=1)
+    assert ((shares - 1).abs() < 1e-9).all() and (table["kl"] >= 0).all()
+    assert (tmp_path / "table5/user/tone/beta.json").exists()

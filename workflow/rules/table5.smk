@@ -1,0 +1,101 @@
+T5 = config["table5"]
+
+
+rule table5_fit:
+    """β̂ of the moment constraint (Eq. 7) for uniform shares of one categorical attribute."""
+    output:
+        R("table5/{gen}/{attr}/beta.json"),
+    log:
+        R("logs/table5_fit/{gen}_{attr}.log"),
+    benchmark:
+        R("benchmarks/table5_fit/{gen}_{attr}.tsv")
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][T5["model"]],
+        moment=T5["moment"],
+        seed=T5["seed"],
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/table5_fit.py"
+
+
+rule table5_train:
+    """One INN per λ with energy −λ β̂·γ(x)."""
+    input:
+        R("table5/{gen}/{attr}/beta.json"),
+    output:
+        R("table5/{gen}/{attr}/lambda{lam}/inn.pt"),
+    log:
+        R("logs/table5_train/{gen}_{attr}_lambda{lam}.log"),
+    benchmark:
+        R("benchmarks/table5_train/{gen}_{attr}_lambda{lam}.tsv")
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][T5["model"]],
+        table5=T5,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/table5_train.py"
+
+
+rule table5_shares:
+    """Class shares and KL to uniform of G (method 'unmodified') or of G∘f at one λ."""
+    input:
+        lambda w: [] if w.method == "unmodified" else [R(f"table5/{w.gen}/{w.attr}/{w.method}/inn.pt")],
+    output:
+        R("table5/{gen}/{attr}/{method}.csv"),
+    log:
+        R("logs/table5_shares/{gen}_{attr}_{method}.log"),
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    wildcard_constraints:
+        method=r"unmodified|lambda[0-9.]+",
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][T5["model"]],
+        table5=T5,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/table5_shares.py"
+
+
+rule table5:
+    """Results/table5.csv: shares before/after the moment constraint, per λ."""
+    input:
+        expand(
+            R("table5/{gen}/{attr}/{method}.csv"),
+            gen=T5["generators"],
+            attr=T5["attributes"],
+            method=["unmodified"] + [f"lambda{lam}" for lam in T5["lambdas"]],
+        ),
+    output:
+        report(R("table5.csv"), caption="../report/table5.rst", category="Table 5"),
+    log:
+        R("logs/table5.log"),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/concat_csv.py"
