@@ -18,6 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/table2.smk"
 include: "workflow/rules/table5.smk"
+include: "workflow/rules/figure8.smk"
 include: "workflow/rules/tableA.smk"
 
 
@@ -27,4 +28,5 @@ rule all:
         R("table2.csv"),
         R("plots/table2_kl.png"),
         R("table5.csv"),
+        R("figure8.csv"),
         R("tableA.csv"),

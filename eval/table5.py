@@ -100,7 +100,7 @@ def share_rows(
     eps = per_sample_normal(seed, range(n), gen.latent_dim).to(dev)
     judged = {"classifier": class_labels(gen, eps, clf, head, batch_size)}
     if gen_cfg.get("oracle"):
-        z = eps if inn_path is None else torch.cat([gen.latent(e) for e in eps.split(batch_size)])
+        z = eps if inn_path is None else torch.cat([gen.root_latent(e) for e in eps.split(batch_size)])
         oracle = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")
         judged["oracle"] = oracle(z.cpu(), gen_cfg["psi_eval"])[head].long().numpy()
     k = int(torch.as_tensor(clf(gen(eps[:2]))[head]).shape[-1])

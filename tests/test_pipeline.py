@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,6 +14,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
     "table2.csv": ["table2_train", "table2_method"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
+    "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
 }
 
@@ -77,3 +79,14 @@ def test_tiny_table5_end_to_end(tmp_path) -> None:
     shares = table[[f"share_{i}" for i in range(4)]].sum(axis=1)
     assert ((shares - 1).abs() < 1e-9).all() and (table["kl"] >= 0).all()
     assert (tmp_path / "table5/user/tone/beta.json").exists()
+
+
+def test_tiny_figure8_iterative_control_end_to_end(tmp_path) -> None:
+    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
+    res = _snakemake(f"{tmp_path}/figure8.csv", "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "figure8.csv")
+    assert table["iteration"].tolist() == [0, 1, 2]
+    assert ((table["share_0"] + table["share_1"] - 1).abs() < 1e-9).all()
+    inn2 = torch.load(tmp_path / "figure8/user/iter2/inn.pt", weights_only=True)
+    assert inn2["metadata"]["generator"]["kind"] == "promptgen"  # iteration 2 controls G∘f1

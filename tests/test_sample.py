@@ -62,8 +62,9 @@ def test_composition_nests_and_needs_no_control_model(tmp_path) -> None:
     assert isinstance(g2.base, ComposedGenerator) and g2.base.base.psi == 0.7
     eps = torch.randn(4, 6)
     with torch.no_grad():
-        expected = g2.base.base(g2.base.inn(g2.inn(eps)[0])[0])
-        assert torch.allclose(g2(eps), expected)
+        z_root = g2.base.inn(g2.inn(eps)[0])[0]
+        assert torch.allclose(g2(eps), g2.base.base(z_root))
+        assert torch.allclose(g2.root_latent(eps), z_root)
 
 
 def test_conditional_sampling_requires_conditions(tmp_path) -> None:

@@ -33,6 +33,11 @@ class ComposedGenerator(Generator):
         """z = f_θ(ε, c) in the base generator's latent space."""
         return self.inn(eps, cond)[0]
 
+    def root_latent(self, eps: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The latent of the innermost (original) generator: through every nested INN."""
+        z = self.latent(eps, cond)
+        return self.base.root_latent(z) if isinstance(self.base, ComposedGenerator) else z
+
     def forward(self, eps: Tensor, cond: Tensor | None = None) -> Tensor:
         return self.base(self.latent(eps, cond))
 

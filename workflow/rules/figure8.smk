@@ -1,0 +1,119 @@
+F8 = config["figure8"]
+
+
+rule figure8_text:
+    """Iteration 1: INN f₁ for the CLIP text control on G."""
+    output:
+        R("figure8/{gen}/iter1/inn.pt"),
+    log:
+        R("logs/figure8/{gen}_iter1.log"),
+    benchmark:
+        R("benchmarks/figure8/{gen}_iter1.tsv")
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        clip=lambda w: config["models"][F8["clip_model"]],
+        figure8=F8,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/figure8_text.py"
+
+
+rule figure8_fit:
+    """β̂ for uniform gender shares on the composed generator G∘f₁."""
+    input:
+        R("figure8/{gen}/iter1/inn.pt"),
+    output:
+        R("figure8/{gen}/iter2/beta.json"),
+    log:
+        R("logs/figure8/{gen}_fit.log"),
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][F8["gender_model"]],
+        figure8=F8,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/figure8_fit.py"
+
+
+rule figure8_debias:
+    """Iteration 2: INN f₂ with the gender moment constraint (weight λ) on G∘f₁."""
+    input:
+        inn=R("figure8/{gen}/iter1/inn.pt"),
+        beta=R("figure8/{gen}/iter2/beta.json"),
+    output:
+        R("figure8/{gen}/iter2/inn.pt"),
+    log:
+        R("logs/figure8/{gen}_iter2.log"),
+    benchmark:
+        R("benchmarks/figure8/{gen}_iter2.tsv")
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][F8["gender_model"]],
+        figure8=F8,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/figure8_debias.py"
+
+
+rule figure8_shares:
+    """Gender shares of G, G∘f₁ and (G∘f₁)∘f₂, by the classifier and the oracle."""
+    input:
+        iter1=R("figure8/{gen}/iter1/inn.pt"),
+        iter2=R("figure8/{gen}/iter2/inn.pt"),
+    output:
+        R("figure8/{gen}/shares.csv"),
+    log:
+        R("logs/figure8/{gen}_shares.log"),
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][F8["gender_model"]],
+        figure8=F8,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/figure8_shares.py"
+
+
+rule figure8:
+    """Results/figure8.csv: gender shares before and after each iteration."""
+    input:
+        expand(R("figure8/{gen}/shares.csv"), gen=F8["generators"]),
+    output:
+        report(R("figure8.csv"), caption="../report/figure8.rst", category="Figure 8"),
+    log:
+        R("logs/figure8.log"),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        ENV
+    script:
+        "../scripts/concat_csv.py"
