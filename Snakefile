@@ -17,6 +17,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/table2.smk"
+include: "workflow/rules/table4.smk"
 include: "workflow/rules/table5.smk"
 include: "workflow/rules/figure8.smk"
 include: "workflow/rules/tableA.smk"
@@ -27,6 +28,7 @@ rule all:
     input:
         R("table2.csv"),
         R("plots/table2_kl.png"),
+        R("table4.csv"),
         R("table5.csv"),
         R("figure8.csv"),
         R("tableA.csv"),

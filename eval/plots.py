@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["table2_bars"]
+__all__ = ["energy_latency", "table2_bars"]
 
 KL_FLOOR = 1e-7  # bars below this are drawn at this height on the log axis
 
@@ -38,6 +38,23 @@ def table2_bars(table: pd.DataFrame, path: str | Path, judge: str = "control_cla
         ax.set_title(f"{gen} (judge: {judge})")
         ax.set_ylabel("D_KL(empirical ‖ uniform)")
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def energy_latency(measured: pd.DataFrame, path: str | Path) -> Path:
+    """CLIP energy vs seconds per sample (log x) for every method, one marker per text."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, rows in measured.groupby("method", sort=False):
+        ax.scatter(rows["seconds_per_sample"], rows["clip_energy"], label=method)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per sample")
+    ax.set_ylabel("CLIP energy (lower is better)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
     "table2.csv": ["table2_train", "table2_method"],
+    "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
@@ -90,3 +91,17 @@ def test_tiny_figure8_iterative_control_end_to_end(tmp_path) -> None:
     assert ((table["share_0"] + table["share_1"] - 1).abs() < 1e-9).all()
     inn2 = torch.load(tmp_path / "figure8/user/iter2/inn.pt", weights_only=True)
     assert inn2["metadata"]["generator"]["kind"] == "promptgen"  # iteration 2 controls G∘f1
+
+
+def test_tiny_table4_end_to_end(tmp_path) -> None:
+    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
+    res = _snakemake(f"{tmp_path}/table4.csv", "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "table4.csv")
+    measured = table[table["source"] == "measured"].set_index("method")
+    assert list(measured.index) == ["PromptGen", "PPGM (n=2)", "PPGM (n=3)", "generator"]
+    assert (
+        measured.loc["PPGM (n=3)", "clip_backprops"] == 3 and measured.loc["PromptGen", "clip_backprops"] == 0
+    )
+    assert (measured["seconds_per_sample"] > 0).all() and measured["clip_energy"].between(0, 2).all()
+    assert (tmp_path / "plots" / "table4_energy_latency.png").exists()
