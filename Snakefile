@@ -17,6 +17,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/table2.smk"
+include: "workflow/rules/table3.smk"
 include: "workflow/rules/table4.smk"
 include: "workflow/rules/table5.smk"
 include: "workflow/rules/figure8.smk"
@@ -28,6 +29,7 @@ rule all:
     input:
         R("table2.csv"),
         R("plots/table2_kl.png"),
+        R("table3.csv"),
         R("table4.csv"),
         R("table5.csv"),
         R("figure8.csv"),

@@ -36,8 +36,8 @@ def load_statistics(path: str | Path) -> tuple[np.ndarray, np.ndarray, int]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"FID statistics {p} not found (compute them with the 'ref' step first)")
-    with np.load(p) as d:
-        return d["mu"], d["sigma"], int(d["n"])
+    with np.load(p) as d:  # clean-fid's published statistics have no sample count
+        return d["mu"], d["sigma"], int(d["n"]) if "n" in d else -1
 
 
 def fid_from_statistics(

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
     "table2.csv": ["table2_train", "table2_method"],
+    "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_shares"],
@@ -38,6 +39,26 @@ def test_tiny_table_a_end_to_end(tmp_path) -> None:
     table = pd.read_csv(tmp_path / "tableA.csv")
     assert table["target"].tolist() == ["two_modes_d2"]
     assert table["kl"].iloc[0] >= 0 and abs(table["log_z"].iloc[0] - table["log_z_exact"].iloc[0]) < 0.5
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_paper_config_plans_every_target(tmp_path, target) -> None:
+    """config/paper.yaml with placeholder weight files that are rule inputs (the FID statistics)."""
+    (tmp_path / "weights/fid").mkdir(parents=True)
+    (tmp_path / "weights/fid/ffhq_clean_trainval70k_1024.npz").touch()
+    args = [
+        "-s",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(ROOT / "config/paper.yaml"),
+    ]
+    res = _snakemake(f"results/{target}", "-n", "--cores", "8", *args)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert all(
+        rule in res.stdout for rule in TARGETS[target] if rule not in ("world_dataset", "table3_reference")
+    )
 
 
 def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
@@ -105,3 +126,18 @@ def test_tiny_table4_end_to_end(tmp_path) -> None:
     )
     assert (measured["seconds_per_sample"] > 0).all() and measured["clip_energy"].between(0, 2).all()
     assert (tmp_path / "plots" / "table4_energy_latency.png").exists()
+
+
+def test_tiny_table3_end_to_end(tmp_path) -> None:
+    pytest.importorskip("promptgen.world.dataset")  # the FID reference is the world's dataset
+    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
+    res = _snakemake(f"{tmp_path}/table3.csv", "--cores", "2", *cfg)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    table = pd.read_csv(tmp_path / "table3.csv")
+    measured = table[table["source"] == "measured"].set_index("method")
+    assert list(measured.index) == ["unmodified", "PromptGen (pose + ID)"]
+    assert (measured["fid"] >= 0).all()
+    row = measured.loc["PromptGen (pose + ID)"]
+    assert 0 <= row["dist_same_id"] <= 2 and 0 <= row["dist_diff_id"] <= 2
+    ckpt = torch.load(tmp_path / "table3/user/inn.pt", weights_only=True)
+    assert ckpt["inn_config"]["cond_dim"] == 2

@@ -28,6 +28,7 @@ BUILTIN_ADAPTER_MODULES = [
     "promptgen.models.fairface",
     "promptgen.models.irse50",
     "promptgen.models.deca",
+    "promptgen.models.inception",
 ]
 
 

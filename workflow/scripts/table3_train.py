@@ -1,0 +1,10 @@
+"""Snakemake glue: train the pose-conditioned INN (logic in eval.table3)."""
+
+from pathlib import Path
+
+from eval.table3 import pose_train_spec
+from promptgen.spec import train_from_spec
+
+sm = snakemake  # noqa: F821
+p = sm.params
+train_from_spec(pose_train_spec(p.generator, p.models, p.table3, p.device), Path(sm.output[0]).parent)
