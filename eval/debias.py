@@ -29,6 +29,7 @@ from promptgen.sample import per_sample_normal
 __all__ = [
     "TABLE2_COLUMNS",
     "binary_labels",
+    "judge_labels",
     "direction_latents",
     "kl_columns",
     "promptgen_latents",
@@ -59,17 +60,31 @@ def kl_columns(
 
 
 @torch.no_grad()
+def judge_labels(
+    generator: Generator,
+    z: Tensor,
+    judges: Mapping[str, nn.Module],
+    heads: Sequence[str],
+    batch_size: int = 256,
+) -> dict[str, dict[str, np.ndarray]]:
+    """0/1 labels (P(positive) ≥ 0.5) of G(z) per judge and head; each image is rendered once."""
+    out = {j: {h: [] for h in heads} for j in judges}
+    device = next(iter(generator.buffers()), z).device
+    for chunk in z.split(batch_size):
+        images = generator(chunk.to(device))
+        for name, clf in judges.items():
+            logits = clf(images)
+            for h in heads:
+                prob = class_log_probs(logits[h]).exp()[:, 1]
+                out[name][h].append((prob >= 0.5).cpu().numpy().astype(np.int64))
+    return {j: {h: np.concatenate(v) for h, v in labels.items()} for j, labels in out.items()}
+
+
 def binary_labels(
     generator: Generator, z: Tensor, classifier: nn.Module, heads: Sequence[str], batch_size: int = 256
 ) -> dict[str, np.ndarray]:
-    """0/1 labels (P(positive) ≥ 0.5) of G(z) for each binary head."""
-    out: dict[str, list[np.ndarray]] = {h: [] for h in heads}
-    device = next(iter(generator.buffers()), z).device
-    for chunk in z.split(batch_size):
-        logits = classifier(generator(chunk.to(device)))
-        for h in heads:
-            out[h].append((class_log_probs(logits[h]).exp()[:, 1] >= 0.5).cpu().numpy().astype(np.int64))
-    return {h: np.concatenate(v) for h, v in out.items()}
+    """0/1 labels of G(z) for each binary head of one classifier."""
+    return judge_labels(generator, z, {"clf": classifier}, heads, batch_size)["clf"]
 
 
 def unmodified_latents(dim: int, n: int, seed: int) -> Tensor:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from eval.table4 import clip_train_spec
+
 __all__ = ["composed_entry", "text_train_spec"]
 
 
@@ -18,16 +20,5 @@ def composed_entry(gen_cfg: Mapping[str, Any], checkpoint: str) -> dict[str, Any
 def text_train_spec(
     gen_cfg: Mapping[str, Any], clip_model: Mapping[str, Any], f8: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
-    """Control spec of iteration 1: the CLIP energy for ``f8['text']``."""
-    clip = dict(f8["clip"])
-    weight = clip.pop("weight")
-    return {
-        "generator": gen_cfg["generator"],
-        "psi": gen_cfg["psi_train"],
-        "device": device,
-        "inn": {**dict(f8["inn"]), "seed": f8["seed"]},
-        "energies": {
-            "text": {"kind": "clip", "weight": weight, "model": clip_model, "text": f8["text"], **clip}
-        },
-        "train": {**dict(f8["train"]), "seed": f8["seed"]},
-    }
+    """Control spec of iteration 1: the CLIP energy for ``f8['text']`` (same builder as Table 4)."""
+    return clip_train_spec(gen_cfg, clip_model, f8["text"], f8, device)

@@ -38,12 +38,7 @@ def table2_bars(table: pd.DataFrame, path: str | Path, judge: str = "control_cla
         ax.set_title(f"{gen} (judge: {judge})")
         ax.set_ylabel("D_KL(empirical ‖ uniform)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def energy_latency(measured: pd.DataFrame, path: str | Path) -> Path:
@@ -55,6 +50,10 @@ def energy_latency(measured: pd.DataFrame, path: str | Path) -> Path:
     ax.set_xlabel("seconds per sample")
     ax.set_ylabel("CLIP energy (lower is better)")
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

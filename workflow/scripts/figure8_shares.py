@@ -3,26 +3,28 @@
 import pandas as pd
 
 from eval.figure8 import composed_entry
+from eval.snakemake_glue import logged
 from eval.table5 import share_rows
 
 sm = snakemake  # noqa: F821
-p = sm.params
-f8 = p.figure8
-kw = {"n": f8["samples"], "seed": f8["seed"], "device": p.device, "batch_size": f8["batch_size"]}
-head, gen = f8["gender_head"], sm.wildcards.gen
-frames = [
-    share_rows(gen, p.generator, p.model, head, "unmodified", **kw).assign(iteration=0),
-    share_rows(gen, p.generator, p.model, head, "iter1_text", inn_path=sm.input.iter1, **kw).assign(
-        iteration=1
-    ),
-    share_rows(
-        gen,
-        composed_entry(p.generator, sm.input.iter1),
-        p.model,
-        head,
-        "iter2_debias",
-        inn_path=sm.input.iter2,
-        **kw,
-    ).assign(iteration=2),
-]
-pd.concat(frames, ignore_index=True).assign(text=f8["text"]).to_csv(sm.output[0], index=False)
+with logged(sm):
+    p = sm.params
+    f8 = p.figure8
+    kw = {"n": f8["samples"], "seed": f8["seed"], "device": p.device, "batch_size": f8["batch_size"]}
+    head, gen = f8["gender_head"], sm.wildcards.gen
+    frames = [
+        share_rows(gen, p.generator, p.model, head, "unmodified", **kw).assign(iteration=0),
+        share_rows(gen, p.generator, p.model, head, "iter1_text", inn_path=sm.input.iter1, **kw).assign(
+            iteration=1
+        ),
+        share_rows(
+            gen,
+            composed_entry(p.generator, sm.input.iter1),
+            p.model,
+            head,
+            "iter2_debias",
+            inn_path=sm.input.iter2,
+            **kw,
+        ).assign(iteration=2),
+    ]
+    pd.concat(frames, ignore_index=True).assign(text=f8["text"]).to_csv(sm.output[0], index=False)

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 from eval.figure8 import text_train_spec
+from eval.snakemake_glue import logged
 from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
-p = sm.params
-train_from_spec(text_train_spec(p.generator, p.clip, p.figure8, p.device), Path(sm.output[0]).parent)
+with logged(sm):
+    p = sm.params
+    train_from_spec(text_train_spec(p.generator, p.clip, p.figure8, p.device), Path(sm.output[0]).parent)

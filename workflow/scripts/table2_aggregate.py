@@ -3,9 +3,11 @@
 import pandas as pd
 
 from eval.plots import table2_bars
+from eval.snakemake_glue import logged
 from eval.table2 import aggregate_table2
 
 sm = snakemake  # noqa: F821
-table = aggregate_table2(pd.read_csv(p) for p in sm.input)
-table.to_csv(sm.output.table, index=False)
-table2_bars(table, sm.output.plot)
+with logged(sm):
+    table = aggregate_table2(pd.read_csv(p) for p in sm.input)
+    table.to_csv(sm.output.table, index=False)
+    table2_bars(table, sm.output.plot)

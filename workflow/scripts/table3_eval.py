@@ -1,10 +1,12 @@
 """Snakemake glue: Table-3 measurements for one generator (logic in eval.table3)."""
 
+from eval.snakemake_glue import logged
 from eval.table3 import evaluate_pose_inn
 
 sm = snakemake  # noqa: F821
-p = sm.params
-frame = evaluate_pose_inn(
-    sm.wildcards.gen, p.generator, p.models, p.table3, sm.input.inn, sm.input.reference, p.device
-)
-frame.to_csv(sm.output[0], index=False)
+with logged(sm):
+    p = sm.params
+    frame = evaluate_pose_inn(
+        sm.wildcards.gen, p.generator, p.models, p.table3, sm.input.inn, sm.input.reference, p.device
+    )
+    frame.to_csv(sm.output[0], index=False)

@@ -3,9 +3,11 @@
 import pandas as pd
 
 from eval.plots import energy_latency
+from eval.snakemake_glue import logged
 from eval.table4 import with_literature
 
 sm = snakemake  # noqa: F821
-measured = pd.concat([pd.read_csv(p) for p in sm.input], ignore_index=True)
-with_literature(measured).to_csv(sm.output.table, index=False)
-energy_latency(measured, sm.output.plot)
+with logged(sm):
+    measured = pd.concat([pd.read_csv(p) for p in sm.input], ignore_index=True)
+    with_literature(measured).to_csv(sm.output.table, index=False)
+    energy_latency(measured, sm.output.plot)

@@ -2,13 +2,15 @@
 
 from pathlib import Path
 
+from eval.snakemake_glue import logged
 from eval.table5 import moment_train_spec
 from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
-p = sm.params
-lam = float(sm.wildcards.lam)
-spec = moment_train_spec(
-    p.generator, p.model, sm.wildcards.attr, sm.input[0], lam, p.table5, p.device, p.table5["seed"]
-)
-train_from_spec(spec, Path(sm.output[0]).parent)
+with logged(sm):
+    p = sm.params
+    lam = float(sm.wildcards.lam)
+    spec = moment_train_spec(
+        p.generator, p.model, sm.wildcards.attr, sm.input[0], lam, p.table5, p.device, p.table5["seed"]
+    )
+    train_from_spec(spec, Path(sm.output[0]).parent)

@@ -2,19 +2,21 @@
 
 from pathlib import Path
 
+from eval.snakemake_glue import logged
 from eval.tableA import run_target
 
 sm = snakemake  # noqa: F821
-t = sm.params.target
-spec = {
-    "generator": {"kind": "identity", "latent_dim": t["dim"]},
-    "device": sm.params.device,
-    "inn": {**t["inn"], "seed": sm.params.seed},
-    "energies": {"target": t["energy"]},
-    "train": {**t["train"], "seed": sm.params.seed},
-}
-out = Path(sm.output[0])
-row = run_target(
-    sm.wildcards.target, spec, out.parent / sm.wildcards.target, sm.params.kl_samples, sm.params.seed
-)
-row.to_csv(out, index=False)
+with logged(sm):
+    t = sm.params.target
+    spec = {
+        "generator": {"kind": "identity", "latent_dim": t["dim"]},
+        "device": sm.params.device,
+        "inn": {**t["inn"], "seed": sm.params.seed},
+        "energies": {"target": t["energy"]},
+        "train": {**t["train"], "seed": sm.params.seed},
+    }
+    out = Path(sm.output[0])
+    row = run_target(
+        sm.wildcards.target, spec, out.parent / sm.wildcards.target, sm.params.kl_samples, sm.params.seed
+    )
+    row.to_csv(out, index=False)

@@ -1,0 +1,26 @@
+"""Helpers for the thin Snakemake scripts: log to the rule's log file, fail with one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["logged"]
+
+
+@contextmanager
+def logged(snakemake: Any) -> Iterator[logging.Logger]:
+    """Send logging to the job's log file; on error write the traceback there and exit with one line."""
+    log_file = snakemake.log[0] if len(snakemake.log) else None
+    logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(message)s", force=True)
+    logger = logging.getLogger(f"promptgen.{snakemake.rule}")
+    try:
+        yield logger
+    except Exception as err:  # noqa: BLE001 - every failure is reported the same way
+        logger.error("%s", traceback.format_exc())
+        where = f" (traceback in {log_file})" if log_file else ""
+        sys.exit(f"rule {snakemake.rule} failed: {type(err).__name__}: {err}{where}")
