@@ -28,6 +28,8 @@ GENERATORS = Registry("generator")
 BUILTIN_GENERATOR_MODULES = [
     "promptgen.generators.composed",  # kind "promptgen": G∘f from an INN checkpoint
     "promptgen.generators.stylegan2",  # kind "stylegan2": NVIDIA .pkl / rosinality .pt StyleGAN2
+    "promptgen.world.render",  # kind "synth-render": the embedded world's procedural renderer
+    "promptgen.world.vae",  # kind "world-vae": a VAE trained on the world's renders
 ]
 
 

@@ -29,6 +29,7 @@ BUILTIN_ADAPTER_MODULES = [
     "promptgen.models.irse50",
     "promptgen.models.deca",
     "promptgen.models.inception",
+    "promptgen.world.models",  # world-classifier, world-pose, world-id, world-features
 ]
 
 

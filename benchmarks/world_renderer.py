@@ -1,0 +1,83 @@
+"""CPU throughput of the world renderer (``synth-render``): images per second at a given batch size.
+
+Images/s: ``batch`` / wall-clock seconds of one forward pass (z -> scene -> 64×64 render) in
+``torch.no_grad()`` at float32, best and median of ``--repeats`` passes after one untimed warm-up; also
+one forward+backward pass (gradients w.r.t. z of the mean pixel) for the differentiable path. The 1-minute
+load average is recorded because the machine may be shared (with other processes competing for the cores,
+``--threads 1`` is usually faster than 2).
+
+Usage: ``python benchmarks/world_renderer.py --threads 2 --batch 256``; appends a row to
+``benchmarks/results/world_renderer.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import click
+import torch
+
+from promptgen.world.render import SynthRenderer
+
+__all__ = ["main", "run"]
+
+RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
+
+
+def run(batch: int, repeats: int) -> dict[str, float]:
+    """Images/s of the renderer: best and median no-grad passes, and one forward+backward pass."""
+    G = SynthRenderer()
+    z = torch.randn(batch, G.latent_dim, generator=torch.Generator().manual_seed(0))
+    times = []
+    with torch.no_grad():
+        G(z)
+        for _ in range(repeats):
+            t = time.perf_counter()
+            G(z)
+            times.append(time.perf_counter() - t)
+    zg = z.clone().requires_grad_(True)
+    t = time.perf_counter()
+    G(zg).mean().backward()
+    backward = time.perf_counter() - t
+    return {
+        "images_per_s_best": batch / min(times),
+        "images_per_s_median": batch / statistics.median(times),
+        "images_per_s_fwd_bwd": batch / backward,
+    }
+
+
+@click.command()
+@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--batch", type=int, default=256, show_default=True)
+@click.option("--repeats", type=int, default=10, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
+def main(threads: int, batch: int, repeats: int, out: Path) -> None:
+    """Measure and append one row to OUT."""
+    torch.set_num_threads(threads)
+    row = {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "threads": threads,
+        "batch": batch,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        **{k: round(v, 1) for k, v in run(batch, repeats).items()},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = not out.is_file()
+    with open(out, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+    click.echo(row)
+
+
+if __name__ == "__main__":
+    main()

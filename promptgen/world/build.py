@@ -1,0 +1,193 @@
+"""Building the world: train its off-the-shelf models, write the manifest, the dataset and the metrics.
+
+Library functions behind ``python -m promptgen.world`` (see :mod:`promptgen.world.__main__`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+from promptgen.world.metrics import (
+    Row,
+    bias_rows,
+    classifier_rows,
+    control_rows,
+    gradient_rows,
+    held_out,
+    identity_rows,
+    pose_rows,
+    speed_rows,
+)
+from promptgen.world.nets import save_checkpoint
+from promptgen.world.train import ANGLE_SCALE, ROLES, TrainSpec, train_role
+
+__all__ = [
+    "MANIFEST",
+    "evaluate_models",
+    "load_models",
+    "sha256",
+    "train_models",
+    "write_manifest",
+    "write_rows",
+]
+
+MANIFEST = "MANIFEST.json"
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def train_models(
+    out_dir: str | Path,
+    roles: Iterable[str] | None = None,
+    steps: int | None = None,
+    latent_dim: int = 64,
+    world_seed: int = 0,
+    log: Callable[[str], None] | None = print,
+) -> dict[str, dict]:
+    """Train ``roles`` (default: all of :data:`ROLES`) from scratch into ``out_dir``; update the manifest.
+
+    Arguments:
+        out_dir: weights folder (e.g. ``weights/world``).
+        roles: subset of role names.
+        steps: override every role's number of steps (smoke tests); ``None`` keeps the defaults.
+        latent_dim, world_seed: the world the models are trained on.
+        log: progress printer (``None`` for silence).
+    """
+    out_dir = Path(out_dir)
+    entries = {}
+    for name in roles or ROLES:
+        role = ROLES[name]
+        spec = role.spec if steps is None else TrainSpec(**{**role.spec.__dict__, "steps": steps})
+        net, meta = train_role(role, spec, latent_dim, world_seed, log)
+        meta |= {"role": name, "angle_scale": ANGLE_SCALE}
+        save_checkpoint(
+            out_dir / role.filename,
+            net,
+            name if name in ("pose", "identity", "features") else "classifier",
+            meta,
+        )
+        entries[role.filename] = {"role": name, "seconds": round(meta["seconds"], 1), "steps": spec.steps}
+        if log is not None:
+            log(f"{role.filename}: {meta['seconds']:.0f} s")
+    write_manifest(out_dir, entries)
+    return entries
+
+
+def write_manifest(out_dir: str | Path, entries: dict[str, dict]) -> Path:
+    """Merge ``entries`` (file name -> metadata) into ``out_dir/MANIFEST.json`` with sha256 and size."""
+    out_dir = Path(out_dir)
+    path = out_dir / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {"files": {}}
+    for name, meta in entries.items():
+        f = out_dir / name
+        manifest["files"][name] = {"sha256": sha256(f), "bytes": f.stat().st_size, **meta}
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    manifest["rebuild"] = "python -m promptgen.world train --out " + str(out_dir)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+def load_models(weights: str | Path, device: str = "cpu") -> dict[str, torch.nn.Module]:
+    """The world adapters from ``weights`` through :data:`promptgen.models.MODELS` (as a config would)."""
+    from promptgen.models import MODELS
+    from promptgen.world import models  # noqa: F401  (registers the world kinds)
+
+    w = Path(weights)
+    kinds = {
+        "attributes-control": "world-classifier",
+        "attributes-eval": "world-classifier",
+        "categorical": "world-classifier",
+        "pose": "world-pose",
+        "identity": "world-id",
+        "features": "world-features",
+    }
+    return {
+        name: MODELS.build(
+            {"kind": kind, "checkpoint": str(w / ROLES[name].filename), "device": device}, where=name
+        )
+        for name, kind in kinds.items()
+    }
+
+
+def evaluate_models(
+    weights: str | Path,
+    n_held_out: int = 4000,
+    speed: bool = True,
+    biases: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> list[Row]:
+    """Every acceptance figure of the world models in ``weights`` on fresh held-out renders.
+
+    Arguments:
+        weights: folder with the six checkpoints (and the manifests).
+        n_held_out: held-out renders for accuracies and pose errors.
+        speed: also measure the renderer's throughput (slow on a busy machine).
+        biases: also report the prior's measured biases (100 000 oracle samples).
+        log: progress printer (``None`` for silence).
+    """
+    models = load_models(weights)
+    start = time.perf_counter()
+    data = held_out(n_held_out)
+    rows: list[Row] = []
+    for name in ("attributes-control", "attributes-eval", "categorical"):
+        rows += classifier_rows(name, models[name], data)
+    rows += pose_rows(models["pose"], data)
+    rows += identity_rows(models["identity"])
+    rows += gradient_rows({k: models[k] for k in ("attributes-control", "attributes-eval")})
+    rows += control_rows(models["attributes-control"])
+    if speed:
+        rows += speed_rows()
+    if biases:
+        rows += bias_rows()
+    rows += training_rows(weights)
+    if log is not None:
+        log(f"evaluated in {time.perf_counter() - start:.0f} s")
+    return rows
+
+
+def training_rows(weights: str | Path, max_minutes: float = 25.0, max_mb: float = 50.0) -> list[Row]:
+    """Training seconds per model from every ``MANIFEST*.json`` under ``weights``, their total, and the size
+    of all shipped world weights."""
+    rows: list[Row] = []
+    for manifest in sorted(Path(weights).rglob("MANIFEST*.json")):
+        for name, entry in json.loads(manifest.read_text()).get("files", {}).items():
+            seconds = entry.get("seconds", entry.get("train_seconds"))
+            if seconds is not None:
+                rows.append((f"train_seconds.{name}", float(seconds), "", True))
+    total = sum(r[1] for r in rows)
+    rows.append(
+        ("train_minutes.all_world_models", total / 60, f"<={max_minutes:g}", total / 60 <= max_minutes)
+    )
+    size = sum(f.stat().st_size for f in Path(weights).rglob("*") if f.is_file()) / 2**20
+    rows.append(("weights.world_total_MB", size, f"<={max_mb:g}", size <= max_mb))
+    return rows
+
+
+def write_rows(rows: Iterable[Row], path: str | Path, include: Iterable[str | Path] = ()) -> Path:
+    """Write ``metric,value,threshold,pass`` rows, then append the rows of other such CSVs (``include``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["metric", "value", "threshold", "pass"])
+        for metric, value, threshold, ok in rows:
+            w.writerow([metric, f"{value:.6g}", threshold, str(bool(ok))])
+        for other in include:
+            if Path(other).is_file():
+                with open(other, newline="") as g:
+                    w.writerows(list(csv.reader(g))[1:])
+    return path

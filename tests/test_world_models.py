@@ -1,0 +1,103 @@
+"""The world's shipped models: manifest, adapters through MODELS, quick held-out checks, clear errors.
+
+The full acceptance figures come from ``python -m promptgen.world metrics``; full retraining is the slow
+test at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from promptgen.models import MODELS
+from promptgen.registry import ConfigError
+from promptgen.world import models  # noqa: F401  (registers the world kinds)
+from promptgen.world.build import evaluate_models, load_models, sha256, train_models
+from promptgen.world.features import clean_fid_extractor
+from promptgen.world.metrics import classifier_rows, held_out, pose_rows
+from promptgen.world.train import ROLES
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "world"
+
+
+@pytest.fixture(scope="module")
+def adapters() -> dict[str, torch.nn.Module]:
+    return load_models(WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return held_out(n=300, seed=31_337)
+
+
+def test_manifest_lists_every_shipped_weight_with_its_sha256():
+    manifest = json.loads((WEIGHTS / "MANIFEST.json").read_text())["files"]
+    for role in ROLES.values():
+        entry = manifest[role.filename]
+        assert entry["sha256"] == sha256(WEIGHTS / role.filename), role.filename
+    total = sum(f.stat().st_size for f in WEIGHTS.rglob("*") if f.is_file())
+    assert total <= 50 * 2**20
+
+
+def test_classifiers_on_held_out_renders(adapters, data):
+    for name in ("attributes-control", "attributes-eval", "categorical"):
+        rows = classifier_rows(name, adapters[name], data, binary=0.95, cat=0.93)
+        assert all(ok for *_, ok in rows), rows
+
+
+def test_pose_regressor_returns_rotations(adapters, data):
+    rot = adapters["pose"](data.images[:8])
+    assert rot.shape == (8, 3, 3)
+    torch.testing.assert_close(rot @ rot.transpose(-1, -2), torch.eye(3).expand(8, 3, 3), atol=1e-5, rtol=0)
+    metric, median, _, ok = pose_rows(adapters["pose"], data, max_median_deg=7.0)[0]
+    assert ok, f"{metric} = {median}"
+
+
+def test_embedders_shapes_and_clean_fid_wrapper(adapters, data):
+    assert adapters["identity"](data.images[:4]).shape == (4, 18)
+    feats = adapters["features"](data.images[:4])
+    assert feats.shape == (4, 128)
+    fx = clean_fid_extractor(WEIGHTS / ROLES["features"].filename)
+    x255 = (data.images[:4] + 1) * 127.5
+    torch.testing.assert_close(fx(x255), feats, atol=1e-4, rtol=1e-4)
+    assert fx.resize(np.zeros((64, 64, 3), np.uint8)).shape == (64, 64, 3)
+    assert fx.resize(np.zeros((128, 128, 3), np.uint8)).shape == (64, 64, 3)
+
+
+def test_adapters_resize_other_resolutions(adapters, data):
+    big = torch.nn.functional.interpolate(data.images[:4], size=128, mode="bilinear")
+    assert adapters["attributes-control"](big)["male"].shape == (4,)
+
+
+@pytest.mark.parametrize("kind", ["world-classifier", "world-pose", "world-id", "world-features"])
+def test_missing_or_malformed_checkpoint_is_a_one_line_error(tmp_path, kind):
+    with pytest.raises(ConfigError, match="nope.pt") as err:
+        MODELS.build({"kind": kind, "checkpoint": str(tmp_path / "nope.pt")})
+    assert "\n" not in str(err.value)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match="bad.pt"):
+        MODELS.build({"kind": kind, "checkpoint": str(bad)})
+
+
+def test_wrong_role_is_rejected():
+    with pytest.raises(ConfigError, match="pose"):
+        MODELS.build({"kind": "world-pose", "checkpoint": str(WEIGHTS / ROLES["identity"].filename)})
+
+
+def test_training_smoke(tmp_path):
+    train_models(tmp_path, ["attributes-control"], steps=2, log=None)
+    assert (tmp_path / ROLES["attributes-control"].filename).is_file()
+    assert "attributes_control.pt" in json.loads((tmp_path / "MANIFEST.json").read_text())["files"]
+
+
+@pytest.mark.slow
+def test_full_retraining_meets_every_threshold(tmp_path):
+    train_models(tmp_path, log=None)
+    rows = evaluate_models(tmp_path, speed=False, biases=False, log=None)
+    failed = [r for r in rows if not r[3]]
+    assert not failed, failed

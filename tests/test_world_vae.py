@@ -1,0 +1,162 @@
+"""The world VAE: generator contract, registry kind ``world-vae``, seeded training, latent fit, metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from promptgen.generators import GENERATORS, build_generator
+from promptgen.registry import ConfigError
+from promptgen.world.vae import (
+    VAE,
+    VaeArch,
+    VaeTrainConfig,
+    WorldVAEGenerator,
+    attribute_shares,
+    load_vae,
+    sample_images,
+    train_vae,
+    vae_metrics,
+)
+from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_prior, posterior_samples
+
+SMALL = VaeArch(latent_dim=8, resolution=64, channels=(8, 8, 16, 16))
+SMALL_PRIOR = PriorFitConfig(draws=2, flow_blocks=2, flow_hidden=16, steps=20, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    images = torch.randint(0, 256, (64, 3, 64, 64), dtype=torch.uint8)
+    path = tmp_path_factory.mktemp("vae") / "world-vae.pt"
+    train_vae(images, path, VaeTrainConfig(epochs=1, batch_size=32, arch=SMALL, prior=SMALL_PRIOR))
+    return path
+
+
+def test_generator_contract(checkpoint: Path):
+    assert "world-vae" in GENERATORS.kinds
+    G = build_generator({"kind": "world-vae", "checkpoint": str(checkpoint)}, psi=0.7)
+    assert isinstance(G, WorldVAEGenerator) and (G.latent_dim, G.resolution, G.psi) == (8, 64, 0.7)
+    x = G(torch.randn(5, 8))
+    assert x.shape == (5, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
+    assert not any(p.requires_grad for p in G.parameters())
+
+
+def test_truncation_scales_the_latent(checkpoint: Path):
+    entry = {"kind": "world-vae", "checkpoint": str(checkpoint)}
+    z = torch.randn(4, 8)
+    G0, G1, Gh = (build_generator(entry, psi=psi) for psi in (0.0, 1.0, 0.5))
+    centre = G0.vae.decode(G0.prior(torch.zeros(1, 8)))
+    torch.testing.assert_close(G0(z), centre.expand(4, -1, -1, -1))
+    torch.testing.assert_close(Gh(z), G1(0.5 * z))
+
+
+def test_missing_checkpoint_names_the_key(tmp_path: Path):
+    with pytest.raises(ConfigError, match="generator.checkpoint"):
+        build_generator({"kind": "world-vae", "checkpoint": str(tmp_path / "nope.pt")})
+
+
+def test_training_is_seeded(tmp_path: Path):
+    images = torch.randint(0, 256, (48, 3, 64, 64), dtype=torch.uint8)
+    cfg = VaeTrainConfig(epochs=1, batch_size=16, arch=SMALL, seed=3, prior=SMALL_PRIOR)
+    for i in range(2):
+        log = train_vae(images, tmp_path / f"{i}.pt", cfg)["log"]
+        assert len(log) == 1 and all(torch.isfinite(torch.tensor(v)) for v in log[0].values())
+    (a, pa), (b, pb) = load_vae(tmp_path / "0.pt"), load_vae(tmp_path / "1.pt")
+    for x, y in ((a, b), (pa, pb)):
+        pairs = zip(x.state_dict().values(), y.state_dict().values(), strict=True)
+        assert all(torch.equal(u, v) for u, v in pairs)
+
+
+def test_second_stage_matches_the_aggregate_posterior():
+    torch.manual_seed(0)
+    vae = VAE(SMALL).eval()
+    images = torch.randint(0, 256, (100, 3, 64, 64), dtype=torch.uint8)
+    cfg = PriorFitConfig(draws=3, flow_blocks=0, seed=1)
+    prior = fit_latent_prior(vae.encode, images, cfg)
+    z = posterior_samples(vae.encode, images, 3, torch.Generator().manual_seed(1)).double()
+    torch.testing.assert_close(prior.mean, z.mean(0).float(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        (prior.chol @ prior.chol.T).double(), torch.cov(z.T, correction=0), atol=1e-5, rtol=1e-4
+    )
+    assert torch.equal(prior.chol, prior.chol.tril())
+    torch.testing.assert_close(prior(torch.zeros(1, 8))[0], prior.mean)
+
+
+def test_second_stage_flow_round_trips(tmp_path: Path):
+    torch.manual_seed(0)
+    vae = VAE(SMALL).eval()
+    images = torch.randint(0, 256, (64, 3, 64, 64), dtype=torch.uint8)
+    prior = fit_latent_prior(vae.encode, images, SMALL_PRIOR)
+    assert prior.flow is not None and not any(p.requires_grad for p in prior.flow.parameters())
+    torch.save(prior.to_dict(), tmp_path / "prior.pt")
+    again = LatentPrior.from_dict(torch.load(tmp_path / "prior.pt", weights_only=True))
+    u = torch.randn(5, 8)
+    torch.testing.assert_close(again(u), prior(u))
+    assert torch.equal(LatentPrior.standard(8)(u), u)
+
+
+def test_sampling_is_batch_size_independent(checkpoint: Path):
+    G = build_generator({"kind": "world-vae", "checkpoint": str(checkpoint)})
+    a, b = sample_images(G, 10, seed=1, batch_size=3), sample_images(G, 10, seed=1, batch_size=10)
+    assert a.dtype == torch.uint8 and a.shape == (10, 3, 64, 64)
+    assert (a.int() - b.int()).abs().max() <= 1  # float summation order only
+
+
+def stub_classifier(x: Tensor) -> dict[str, Tensor]:
+    """ "bright" if the mean pixel is positive; a categorical head that shares must ignore."""
+    return {"bright": x.mean((1, 2, 3)) * 100, "tone": torch.zeros(len(x), 4)}
+
+
+def test_attribute_shares_use_probability_one_half():
+    images = torch.cat([torch.full((3, 3, 4, 4), 250), torch.full((1, 3, 4, 4), 5)]).to(torch.uint8)
+    assert attribute_shares(stub_classifier, images, batch_size=3) == {"bright": 0.75}
+
+
+def test_vae_metrics_rows(checkpoint: Path):
+    G = build_generator({"kind": "world-vae", "checkpoint": str(checkpoint)})
+    data = torch.randint(0, 256, (40, 3, 64, 64), dtype=torch.uint8)
+    features = lambda x: x.mean((2, 3))  # noqa: E731
+    rows = vae_metrics(G, data, features, stub_classifier, n=40, share_tol=1.0, reference_images=data[:20])
+    by_name = {r[0]: r for r in rows}
+    names = {"vae.fid_world", "vae.fid_world_data_floor", "vae.share_gap.bright", "vae.share.bright"}
+    assert set(by_name) == names | {"data.share.bright"}
+    assert by_name["vae.fid_world"][1] >= 0 and by_name["vae.share_gap.bright"][2:] == ("<=1", True)
+    assert all(len(r) == 4 and isinstance(r[1], float) for r in rows)
+
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "world"
+
+
+def test_shipped_vae_matches_its_manifest():
+    import json
+
+    from promptgen.world.train_clip_vae import MANIFEST, sha256, weight_paths
+
+    path = weight_paths(WEIGHTS)["vae"]
+    files = json.loads((WEIGHTS / MANIFEST).read_text())["files"]
+    assert sha256(path) == files[str(path.relative_to(WEIGHTS))]["sha256"]
+    G = build_generator({"kind": "world-vae", "checkpoint": str(path)}, psi=0.7)
+    x = G(torch.randn(4, G.latent_dim))
+    assert x.shape == (4, 3, 64, 64) and x.min() >= -1 and x.max() <= 1
+
+
+@pytest.mark.slow
+def test_vae_retrains_to_acceptance(tmp_path: Path):
+    from promptgen.models import MODELS
+    from promptgen.world import models  # noqa: F401  (registers the world adapter kinds)
+    from promptgen.world.dataset import build_dataset
+    from promptgen.world.metrics import held_out
+    from promptgen.world.train_clip_vae import train_clip_vae, weight_paths
+
+    data = build_dataset(tmp_path / "dataset.pt", n=10_000, seed=0)
+    train_clip_vae(data, tmp_path, models=("vae",))
+    G = build_generator({"kind": "world-vae", "checkpoint": str(weight_paths(tmp_path)["vae"])})
+    features = MODELS.build({"kind": "world-features", "checkpoint": str(WEIGHTS / "features.pt")})
+    classifier = MODELS.build({"kind": "world-classifier", "checkpoint": str(WEIGHTS / "attributes_eval.pt")})
+    rows = vae_metrics(
+        G, data.images, features, classifier, n=10_000, reference_images=held_out(10_000).images
+    )
+    assert all(ok for *_, ok in rows), rows
