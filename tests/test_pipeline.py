@@ -18,6 +18,8 @@ TARGETS = {
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
+    "world/metrics.csv": ["world_dataset", "world_metrics"],
+    "world/retrained/metrics.csv": ["world_dataset", "world_retrain"],
 }
 
 

@@ -1,26 +1,6 @@
 T3 = config["table3"]
 
 
-rule world_dataset:
-    """The embedded world's "real data": seeded renders with oracle labels and captions (FFHQ analog)."""
-    output:
-        R("world/dataset.pt"),
-    log:
-        R("logs/world_dataset.log"),
-    threads: config["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    params:
-        n=config["world"]["dataset_size"],
-        seed=config["world"]["dataset_seed"],
-        world_seed=config["world"]["seed"],
-    conda:
-        ENV
-    script:
-        "../scripts/world_dataset.py"
-
-
 rule table3_reference:
     """FID reference statistics of the dataset under the configured feature extractor."""
     input:

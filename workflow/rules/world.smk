@@ -1,0 +1,73 @@
+import os
+
+WORLD_WEIGHTS = "weights/world"  # the shipped weights (sha256 in MANIFEST*.json)
+
+
+rule world_dataset:
+    """The embedded world's "real data": seeded renders with oracle labels and captions (FFHQ analog)."""
+    output:
+        R("world/dataset.pt"),
+    log:
+        R("logs/world_dataset.log"),
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        n=config["world"]["dataset_size"],
+        seed=config["world"]["dataset_seed"],
+        world_seed=config["world"]["seed"],
+    conda:
+        ENV
+    script:
+        "../scripts/world_dataset.py"
+
+
+rule world_metrics:
+    """Every acceptance figure of the embedded world on the shipped weights (metric,value,threshold,pass)."""
+    input:
+        R("world/dataset.pt"),
+    output:
+        clip_vae=R("world/metrics-clip-vae.csv"),
+        metrics=report(R("world/metrics.csv"), caption="../report/world.rst", category="World"),
+    log:
+        R("logs/world_metrics.log"),
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    params:
+        weights=WORLD_WEIGHTS,
+    conda:
+        ENV
+    shell:
+        "(python -m promptgen.world.train_clip_vae --skip-training --train {input} --out {params.weights}"
+        " --metrics {output.clip_vae} --threads {threads}"
+        " && python -m promptgen.world --threads {threads} metrics --weights {params.weights}"
+        " --out {output.metrics} --include {output.clip_vae}) > {log} 2>&1"
+
+
+rule world_retrain:
+    """Reproduce every world model from scratch into results/world/retrained (the shipped ones stay)."""
+    input:
+        R("world/dataset.pt"),
+    output:
+        R("world/retrained/metrics.csv"),
+    log:
+        R("logs/world_retrain.log"),
+    benchmark:
+        R("benchmarks/world_retrain.tsv")
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    params:
+        out=lambda w, output: os.path.dirname(output[0]),
+    conda:
+        ENV
+    shell:
+        "(python -m promptgen.world --threads {threads} train --out {params.out}"
+        " && python -m promptgen.world.train_clip_vae --train {input} --out {params.out}"
+        " --metrics {params.out}/metrics-clip-vae.csv --threads {threads}"
+        " && python -m promptgen.world --threads {threads} metrics --weights {params.out}"
+        " --out {output} --include {params.out}/metrics-clip-vae.csv) > {log} 2>&1"
