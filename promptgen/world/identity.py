@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from promptgen.models import MODELS
-from promptgen.world.latent_map import FACTORS
+from promptgen.world.latent_map import FACTORS, NUISANCE_FACTORS
 from promptgen.world.scene import Scene
 
 __all__ = [
@@ -26,21 +26,7 @@ __all__ = [
     "swap_conditions",
 ]
 
-CONDITION_FACTORS = (
-    "yaw",
-    "pitch",
-    "roll",
-    "smile",
-    "brow_raise",
-    "light_x",
-    "light_y",
-    "light_int",
-    "bg_hue",
-    "bg_val",
-    "bg_grad",
-    "cloth_hue",
-    "cloth_val",
-)
+CONDITION_FACTORS = tuple(f for f in NUISANCE_FACTORS if f != "hair_shade")  # hair shade is identity
 IDENTITY_SCALE = 1.6  # identity shape parameters are tanh-squashed with std ≈ 0.55; rescale to ≈ 1
 
 

@@ -14,7 +14,6 @@ extractor and evaluation classifier.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ import click
 import torch
 from torch import Tensor
 
+from promptgen.world.build import sha256
 from promptgen.world.clip import (
     WORLD_CLIP,
     ClipTrainConfig,
@@ -48,15 +48,6 @@ __all__ = [
 ]
 
 MANIFEST = "MANIFEST-clip-vae.json"
-
-
-def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def weight_paths(out_dir: str | Path) -> dict[str, Path]:
