@@ -24,6 +24,7 @@ from eval.debias import (
 )
 from eval.literature import literature_rows
 from eval.metric_kl import kl_noise_floor
+from eval.specs import control_spec
 from promptgen.checkpoint import load_inn
 from promptgen.conditions import DiscreteCondition
 from promptgen.device import resolve_device
@@ -42,23 +43,14 @@ def train_spec(
     gen_cfg: Mapping[str, Any], t2: Mapping[str, Any], models: Mapping[str, Any], device: str, seed: int
 ):
     """The control spec of one conditional classifier INN (see :mod:`promptgen.spec`)."""
-    inn = {**dict(t2["inn"]), "seed": seed}
-    return {
-        "generator": gen_cfg["generator"],
-        "psi": gen_cfg["psi_train"],
-        "device": device,
-        "inn": inn,
-        "condition": {"kind": "binary", "k": len(t2["attributes"])},
-        "energies": {
-            "classifier": {
-                "kind": "conditional-classifier",
-                "weight": t2["weight"],
-                "model": models[t2["control_model"]],
-                "heads": list(t2["attributes"]),
-            }
-        },
-        "train": {**dict(t2["train"]), "seed": seed},
+    energy = {
+        "kind": "conditional-classifier",
+        "weight": t2["weight"],
+        "model": models[t2["control_model"]],
+        "heads": list(t2["attributes"]),
     }
+    condition = {"kind": "binary", "k": len(t2["attributes"])}
+    return control_spec(gen_cfg, t2, {"classifier": energy}, device, seed, condition)
 
 
 def _latents(method: str, generator, control, t2: Mapping[str, Any], seed: int, inn_path: str | None):

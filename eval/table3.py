@@ -19,6 +19,7 @@ import torch
 from eval.literature import literature_rows
 from eval.metric_fid import feature_statistics, fid_from_statistics, load_statistics, save_statistics
 from eval.metric_identity import identity_distances
+from eval.specs import control_spec
 from promptgen.checkpoint import load_inn
 from promptgen.conditions import UniformCondition
 from promptgen.device import resolve_device
@@ -42,23 +43,16 @@ def pose_train_spec(
     gen_cfg: Mapping[str, Any], models: Mapping[str, Any], t3: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
     """Control spec: conditional INN, pose energy + paired identity energy."""
-    return {
-        "generator": gen_cfg["generator"],
-        "psi": gen_cfg["psi_train"],
-        "device": device,
-        "inn": {**dict(t3["inn"]), "seed": t3["seed"]},
-        "condition": _condition(t3),
-        "energies": {
-            "pose": {
-                "kind": "pose",
-                "weight": t3["pose_weight"],
-                "model": models[t3["pose_model"]],
-                "canonical": list(t3["canonical"]),
-            },
-            "identity": {"kind": "identity", "weight": t3["id_weight"], "model": models[t3["id_model"]]},
+    energies = {
+        "pose": {
+            "kind": "pose",
+            "weight": t3["pose_weight"],
+            "model": models[t3["pose_model"]],
+            "canonical": list(t3["canonical"]),
         },
-        "train": {**dict(t3["train"]), "seed": t3["seed"]},
+        "identity": {"kind": "identity", "weight": t3["id_weight"], "model": models[t3["id_model"]]},
     }
+    return control_spec(gen_cfg, t3, energies, device, t3["seed"], _condition(t3))
 
 
 def reference_statistics(

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from eval.literature import literature_rows
+from eval.specs import control_spec
 from promptgen.baselines.langevin import langevin
 from promptgen.checkpoint import load_inn
 from promptgen.device import resolve_device
@@ -31,16 +32,11 @@ __all__ = ["clip_train_spec", "run_table4", "score"]
 def clip_train_spec(
     gen_cfg: Mapping[str, Any], clip_model: Mapping[str, Any], text: str, t4: Mapping[str, Any], device: str
 ) -> dict[str, Any]:
+    """Control spec of a CLIP-energy INN for ``text`` (Table 4; Fig. 8 iteration 1)."""
     clip = dict(t4["clip"])
     weight = clip.pop("weight")
-    return {
-        "generator": gen_cfg["generator"],
-        "psi": gen_cfg["psi_train"],
-        "device": device,
-        "inn": {**dict(t4["inn"]), "seed": t4["seed"]},
-        "energies": {"text": {"kind": "clip", "weight": weight, "model": clip_model, "text": text, **clip}},
-        "train": {**dict(t4["train"]), "seed": t4["seed"]},
-    }
+    energy = {"kind": "clip", "weight": weight, "model": clip_model, "text": text, **clip}
+    return control_spec(gen_cfg, t4, {"text": energy}, device, t4["seed"])
 
 
 def _sync(device: torch.device) -> None:

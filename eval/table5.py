@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from eval.metric_kl import kl_to_uniform, shares
+from eval.specs import control_spec
 from promptgen.checkpoint import load_inn
 from promptgen.device import resolve_device
 from promptgen.energies import ModelCache
@@ -59,16 +60,8 @@ def moment_train_spec(
     seed: int,
 ) -> dict[str, Any]:
     """Control spec of the moment-constraint INN (energy −λ β̂·γ(x))."""
-    return {
-        "generator": gen_cfg["generator"],
-        "psi": gen_cfg["psi_train"],
-        "device": device,
-        "inn": {**dict(t5["inn"]), "seed": seed},
-        "energies": {
-            "moment": {"kind": "moment", "weight": lam, "model": model, "head": head, "beta_hat": beta_path}
-        },
-        "train": {**dict(t5["train"]), "seed": seed},
-    }
+    energy = {"kind": "moment", "weight": lam, "model": model, "head": head, "beta_hat": beta_path}
+    return control_spec(gen_cfg, t5, {"moment": energy}, device, seed)
 
 
 @torch.no_grad()
