@@ -17,6 +17,7 @@ from eval.debias import (
     TABLE2_COLUMNS,
     binary_labels,
     direction_latents,
+    judge_labels,
     kl_columns,
     promptgen_latents,
     resample_latents,
@@ -103,13 +104,13 @@ def evaluate_method(
     control = cache.get(models[t2["control_model"]], f"models.{t2['control_model']}")
     z = _latents(method, generator, control, t2, seed, inn_path).to(dev)
     attrs = list(t2["attributes"])
-    judged: dict[str, Mapping[str, np.ndarray]] = {}
     for role in t2["judges"]:
         if role not in models:
             raise KeyError(f"table2.judges: no model {role!r} under models")
-        judged[role] = binary_labels(
-            generator, z, cache.get(models[role], f"models.{role}"), attrs, t2["batch_size"]
-        )
+    judges = {role: cache.get(models[role], f"models.{role}") for role in t2["judges"]}
+    judged: dict[str, Mapping[str, np.ndarray]] = dict(
+        judge_labels(generator, z, judges, attrs, t2["batch_size"])  # each image rendered once
+    )
     if gen_cfg.get("oracle"):
         truth = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")(
             z.cpu(), gen_cfg["psi_eval"]
