@@ -33,6 +33,8 @@ rule figure8_fit:
         R("figure8/{gen}/iter2/beta.json"),
     log:
         R("logs/figure8/{gen}_fit.log"),
+    benchmark:
+        R("benchmarks/figure8/{gen}_fit.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -85,6 +87,8 @@ rule figure8_shares:
         R("figure8/{gen}/shares.csv"),
     log:
         R("logs/figure8/{gen}_shares.log"),
+    benchmark:
+        R("benchmarks/figure8/{gen}_shares.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -109,6 +113,8 @@ rule figure8:
         report(R("figure8.csv"), caption="../report/figure8.rst", category="Figure 8"),
     log:
         R("logs/figure8.log"),
+    benchmark:
+        R("benchmarks/figure8.tsv"),
     threads: 1
     resources:
         mem_mb=500,

@@ -9,6 +9,8 @@ rule table3_reference:
         R("table3/reference_stats.npz"),
     log:
         R("logs/table3_reference.log"),
+    benchmark:
+        R("benchmarks/table3_reference.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -57,6 +59,8 @@ rule table3_eval:
         R("table3/{gen}/table3.csv"),
     log:
         R("logs/table3_eval/{gen}.log"),
+    benchmark:
+        R("benchmarks/table3_eval/{gen}.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -81,6 +85,8 @@ rule table3:
         report(R("table3.csv"), caption="../report/table3.rst", category="Table 3"),
     log:
         R("logs/table3.log"),
+    benchmark:
+        R("benchmarks/table3.tsv"),
     threads: 1
     resources:
         mem_mb=500,

@@ -61,6 +61,8 @@ rule table4:
         plot=report(R("plots/table4_energy_latency.png"), caption="../report/table4.rst", category="Table 4"),
     log:
         R("logs/table4.log"),
+    benchmark:
+        R("benchmarks/table4.tsv"),
     threads: 1
     resources:
         mem_mb=500,

@@ -60,6 +60,8 @@ rule table5_shares:
         R("table5/{gen}/{attr}/{method}.csv"),
     log:
         R("logs/table5_shares/{gen}_{attr}_{method}.log"),
+    benchmark:
+        R("benchmarks/table5_shares/{gen}_{attr}_{method}.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -91,6 +93,8 @@ rule table5:
         report(R("table5.csv"), caption="../report/table5.rst", category="Table 5"),
     log:
         R("logs/table5.log"),
+    benchmark:
+        R("benchmarks/table5.tsv"),
     threads: 1
     resources:
         mem_mb=500,

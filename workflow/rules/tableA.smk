@@ -33,6 +33,8 @@ rule tableA:
         report(R("tableA.csv"), caption="../report/tableA.rst", category="Appendix A"),
     log:
         R("logs/tableA.log"),
+    benchmark:
+        R("benchmarks/tableA.tsv"),
     threads: 1
     resources:
         mem_mb=500,

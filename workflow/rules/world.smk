@@ -9,6 +9,8 @@ rule world_dataset:
         R("world/dataset.pt"),
     log:
         R("logs/world_dataset.log"),
+    benchmark:
+        R("benchmarks/world_dataset.tsv"),
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -32,6 +34,8 @@ rule world_metrics:
         metrics=report(R("world/metrics.csv"), caption="../report/world.rst", category="World"),
     log:
         R("logs/world_metrics.log"),
+    benchmark:
+        R("benchmarks/world_metrics.tsv"),
     threads: 1
     resources:
         mem_mb=6000,
