@@ -4,6 +4,11 @@
 x_j = G(z_j), z_j ~ N(0, I) (or ε through G∘f for iterative control). The paper used Adam with
 lr 5e-2, 500 steps, N = 1024; we add an optional linear learning-rate decay to zero (``schedule``), which
 removes the final-iterate noise of a constant step size; ``schedule="constant"`` is the paper's setting.
+
+With ``pool`` set, the features of ``pool`` samples are drawn once and every step takes its N from that pool
+(a sample-average approximation of the same objective): 500 × 1024 fresh renders become ``pool`` renders,
+which is what makes the CPU runs of the embedded world affordable. The reported moment is always measured
+on ``eval_samples`` fresh samples drawn after the fit.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ def fit_beta(
     seed: int = 0,
     eval_samples: int = 65536,
     batch_size: int = 4096,
+    pool: int | None = None,
 ) -> MomentFit:
     """Fit β̂ so that the exponentially tilted distribution has moment μ.
 
@@ -77,20 +83,25 @@ def fit_beta(
         schedule: ``linear`` (decay to 0) or ``constant`` (the paper).
         seed: seeds the sample stream.
         eval_samples: fresh samples for the reported moment and its error.
-        batch_size: chunk size for drawing the evaluation samples.
+        batch_size: chunk size for drawing the pool and the evaluation samples.
+        pool: draw this many samples once and take each step's N from them (``None``: fresh every step).
     """
     if schedule not in ("linear", "constant"):
         raise ValueError(f"schedule: expected 'linear' or 'constant', got {schedule!r}")
     gen = torch.Generator().manual_seed(seed)
     target = torch.as_tensor(mu, dtype=torch.float64)
+    drawn = None if pool is None else _draw(features, pool, gen, batch_size)
     beta = torch.zeros_like(target, requires_grad=True)
     opt = torch.optim.Adam([beta], lr=lr)
     history = []
     for step in range(steps):
         for group in opt.param_groups:
             group["lr"] = lr * (1 - step / steps) if schedule == "linear" else lr
-        with torch.no_grad():
-            gamma = features(n, gen).detach().to(torch.float64)
+        if drawn is None:
+            with torch.no_grad():
+                gamma = features(n, gen).detach().to(torch.float64)
+        else:
+            gamma = drawn[torch.randint(len(drawn), (n,), generator=gen)]
         if gamma.shape[1] != target.shape[0]:
             raise ValueError(f"mu has {target.shape[0]} entries but the features have {gamma.shape[1]}")
         loss = ((reweighted_moment(beta, gamma) - target) ** 2).sum()
@@ -99,10 +110,7 @@ def fit_beta(
         opt.step()
         history.append(loss.item())
     with torch.no_grad():
-        chunks = [
-            features(min(batch_size, eval_samples - i), gen) for i in range(0, eval_samples, batch_size)
-        ]
-        gamma = torch.cat(chunks).to(torch.float64)
+        gamma = _draw(features, eval_samples, gen, batch_size)
         b = beta.detach()
         moment = reweighted_moment(b, gamma)
         stderr = _moment_stderr(b, gamma)
@@ -114,6 +122,12 @@ def fit_beta(
         moment_stderr=stderr.tolist(),
         history=history,
     )
+
+
+@torch.no_grad()
+def _draw(features: FeatureSampler, count: int, gen: torch.Generator, batch_size: int) -> Tensor:
+    chunks = [features(min(batch_size, count - i), gen) for i in range(0, count, batch_size)]
+    return torch.cat(chunks).detach().to(torch.float64)
 
 
 def save_moment_fit(fit: MomentFit, path: str | Path) -> None:

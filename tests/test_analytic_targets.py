@@ -77,15 +77,19 @@ def test_two_mode_energy_kl(tmp_path) -> None:
     assert 0.4 < (z[:, 0] > 0).float().mean() < 0.6  # both modes are covered
 
 
-def test_moment_constraint_half_space_matches_analytic_beta() -> None:
+@pytest.mark.parametrize("pool", [None, 65536], ids=["fresh-every-step", "pool"])
+def test_moment_constraint_half_space_matches_analytic_beta(pool) -> None:
     threshold = 0.6744897501960817  # P(z_0 > t) = 0.25 under N(0, 1)
     p0, mu = 0.25, 0.5
+    calls = []
 
     def features(n: int, gen: torch.Generator) -> torch.Tensor:
+        calls.append(n)
         z = torch.randn(n, 2, generator=gen)
         return (z[:, :1] > threshold).double()
 
-    fit = fit_beta(features, [mu], n=1024, steps=500, lr=5e-2, seed=0, eval_samples=262144)
+    fit = fit_beta(features, [mu], n=1024, steps=500, lr=5e-2, seed=0, eval_samples=262144, pool=pool)
+    assert sum(calls) == (500 * 1024 if pool is None else pool) + 262144
     beta_true = math.log(mu * (1 - p0) / (p0 * (1 - mu)))
     assert fit.beta_hat[0] == pytest.approx(beta_true, rel=0.02)
     analytic_moment = p0 * math.exp(fit.beta_hat[0]) / (p0 * math.exp(fit.beta_hat[0]) + 1 - p0)
