@@ -88,6 +88,8 @@ def fit_beta(
     """
     if schedule not in ("linear", "constant"):
         raise ValueError(f"schedule: expected 'linear' or 'constant', got {schedule!r}")
+    if pool is not None and pool < 1:
+        raise ValueError(f"pool: expected a positive number of samples or None, got {pool!r}")
     gen = torch.Generator().manual_seed(seed)
     target = torch.as_tensor(mu, dtype=torch.float64)
     drawn = None if pool is None else _draw(features, pool, gen, batch_size)

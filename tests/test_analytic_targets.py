@@ -97,6 +97,11 @@ def test_moment_constraint_half_space_matches_analytic_beta(pool) -> None:
     assert fit.moment_error <= 1e-3 + 3 * fit.moment_stderr[0]
 
 
+def test_moment_fit_rejects_an_empty_pool() -> None:
+    with pytest.raises(ValueError, match="pool"):
+        fit_beta(lambda n, gen: torch.zeros(n, 1), [0.5], steps=1, pool=0)
+
+
 def test_ppgm_langevin_reaches_gaussian_posterior_mean() -> None:
     energy = EnergySum({"quadratic": (1.0, _quadratic())})
     mean, _ = energy.energies["quadratic"].posterior()
