@@ -104,13 +104,13 @@ def evaluate_method(
     control = cache.get(models[t2["control_model"]], f"models.{t2['control_model']}")
     z = _latents(method, generator, control, t2, seed, inn_path).to(dev)
     attrs = list(t2["attributes"])
+    judges = {}
     for role in t2["judges"]:
         if role not in models:
             raise KeyError(f"table2.judges: no model {role!r} under models")
-    judges = {role: cache.get(models[role], f"models.{role}") for role in t2["judges"]}
-    judged: dict[str, Mapping[str, np.ndarray]] = dict(
-        judge_labels(generator, z, judges, attrs, t2["batch_size"])  # each image rendered once
-    )
+        judges[role] = cache.get(models[role], f"models.{role}")
+    # each image is rendered once for every judge
+    judged: dict[str, Mapping[str, np.ndarray]] = judge_labels(generator, z, judges, attrs, t2["batch_size"])
     if gen_cfg.get("oracle"):
         truth = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")(
             z.cpu(), gen_cfg["psi_eval"]
