@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from promptgen.allocator import reuse_freed_memory
+
 __all__ = ["logged"]
 
 
 @contextmanager
 def logged(snakemake: Any) -> Iterator[logging.Logger]:
     """Send logging to the job's log file; on error write the traceback there and exit with one line."""
+    reuse_freed_memory()
     log_file = snakemake.log[0] if len(snakemake.log) else None
     logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     logger = logging.getLogger(f"promptgen.{snakemake.rule}")

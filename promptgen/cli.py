@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 import torch
 
+from promptgen.allocator import reuse_freed_memory
+
 __all__ = ["main"]
 
 
@@ -32,6 +34,7 @@ def main() -> None:
       promptgen sample runs/quadratic/inn.pt --out runs/quadratic/samples -n 64
       promptgen kl examples/quadratic.yaml runs/quadratic/inn.pt
     """
+    reuse_freed_memory()
 
 
 @main.command()

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 import torch
 
+from promptgen.allocator import reuse_freed_memory
+
 __all__ = ["main"]
 
 
@@ -15,6 +17,7 @@ __all__ = ["main"]
 def main(threads: int) -> None:
     """The embedded synthetic face world (DESIGN.md §5)."""
     torch.set_num_threads(threads)
+    reuse_freed_memory()
 
 
 @main.command()

@@ -24,6 +24,7 @@ import click
 import torch
 from torch import Tensor
 
+from promptgen.allocator import reuse_freed_memory
 from promptgen.world.build import sha256
 from promptgen.world.clip import (
     WORLD_CLIP,
@@ -246,6 +247,7 @@ def main(
     from promptgen.world.metrics import held_out
 
     torch.set_num_threads(threads)
+    reuse_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     data = load_dataset(train_path)
     if not skip_training:

@@ -9,6 +9,7 @@ rule figure8_text:
         R("logs/figure8/{gen}_iter1.log"),
     benchmark:
         R("benchmarks/figure8/{gen}_iter1.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -35,6 +36,7 @@ rule figure8_fit:
         R("logs/figure8/{gen}_fit.log"),
     benchmark:
         R("benchmarks/figure8/{gen}_fit.tsv"),
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -62,6 +64,7 @@ rule figure8_debias:
         R("logs/figure8/{gen}_iter2.log"),
     benchmark:
         R("benchmarks/figure8/{gen}_iter2.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,

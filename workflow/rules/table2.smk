@@ -15,6 +15,7 @@ rule table2_train:
         R("logs/table2_train/{gen}_seed{seed}.log"),
     benchmark:
         R("benchmarks/table2_train/{gen}_seed{seed}.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,

@@ -34,6 +34,7 @@ rule table3_train:
         R("logs/table3_train/{gen}.log"),
     benchmark:
         R("benchmarks/table3_train/{gen}.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,

@@ -9,6 +9,7 @@ rule table4_train:
         R("logs/table4_train/{gen}_text{text}.log"),
     benchmark:
         R("benchmarks/table4_train/{gen}_text{text}.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,

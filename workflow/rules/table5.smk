@@ -9,6 +9,7 @@ rule table5_fit:
         R("logs/table5_fit/{gen}_{attr}.log"),
     benchmark:
         R("benchmarks/table5_fit/{gen}_{attr}.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -36,6 +37,7 @@ rule table5_train:
         R("logs/table5_train/{gen}_{attr}_lambda{lam}.log"),
     benchmark:
         R("benchmarks/table5_train/{gen}_{attr}_lambda{lam}.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
     threads: config["threads"]
     resources:
         mem_mb=4000,
