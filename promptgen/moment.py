@@ -14,6 +14,7 @@ on ``eval_samples`` fresh samples drawn after the fit.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +22,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["MomentFit", "fit_beta", "load_moment_fit", "reweighted_moment", "save_moment_fit"]
+__all__ = [
+    "MomentFit",
+    "WeightCalibration",
+    "calibrate_weight",
+    "fit_beta",
+    "load_moment_fit",
+    "reweighted_moment",
+    "save_moment_fit",
+]
 
 FeatureSampler = Callable[[int, torch.Generator], Tensor]
 
@@ -144,3 +153,59 @@ def load_moment_fit(path: str | Path) -> MomentFit:
         return MomentFit(**json.loads(p.read_text()))
     except (json.JSONDecodeError, TypeError) as err:
         raise ValueError(f"beta_hat: {p} is not a moment-fit JSON ({err})") from err
+
+
+@dataclass
+class WeightCalibration:
+    """Result of :func:`calibrate_weight`: the chosen λ and every (λ, gap) tried, in order."""
+
+    weight: float
+    gap: float
+    tried: list[tuple[float, float]]
+
+
+def calibrate_weight(
+    gap_at: Callable[[float], float],
+    *,
+    start: Sequence[float] = (1.0, 2.0),
+    rounds: int = 4,
+    tol: float = 0.01,
+    bounds: tuple[float, float] = (0.05, 50.0),
+) -> WeightCalibration:
+    """Find λ with gap_at(λ) ≈ 0 for a gap that grows with λ (a few expensive evaluations).
+
+    Used to pick the weight of a moment energy −λ β̂ᵀγ so that the *trained INN* meets the constraint:
+    ``gap_at(λ)`` trains an INN at λ and returns β̂ᵀ(E_q[γ] − μ), which increases with λ. β̂ solves Eq. 7
+    for the unrestricted family (λ = 1); an INN that cannot represent that reweighting (a confident γ makes
+    its density jump at the class boundary) meets the constraint at another λ, which the paper set by hand
+    (λ ∈ {1, 2}). Steps in log λ: doubling or halving until the root is bracketed, then the secant between
+    the nearest points on either side. Stops after ``rounds`` evaluations or when |gap| ≤ tol; returns the
+    λ with the smallest |gap| seen.
+    """
+    if rounds < 1 or len(start) < 1:
+        raise ValueError("calibrate_weight: rounds and start must be non-empty")
+    lo_b, hi_b = bounds
+    tried: list[tuple[float, float]] = []
+
+    def evaluate(lam: float) -> float:
+        lam = float(min(max(lam, lo_b), hi_b))
+        gap = float(gap_at(lam))
+        tried.append((lam, gap))
+        return gap
+
+    for lam in list(start)[:rounds]:
+        if abs(evaluate(lam)) <= tol:
+            break
+    while len(tried) < rounds and min(abs(g) for _, g in tried) > tol:
+        below = [(lam, g) for lam, g in tried if g < 0]
+        above = [(lam, g) for lam, g in tried if g > 0]
+        if below and above:  # bracketed: secant in log λ between the closest points on each side
+            (l1, g1), (l2, g2) = max(below, key=lambda t: t[1]), min(above, key=lambda t: t[1])
+            x1, x2 = math.log(l1), math.log(l2)
+            nxt = math.exp(x1 - g1 * (x2 - x1) / (g2 - g1))
+        else:  # not bracketed yet: double (or halve) λ away from the side we are on
+            lam, g = min(tried, key=lambda t: abs(t[1]))
+            nxt = lam * (2.0 if g < 0 else 0.5)
+        evaluate(nxt)
+    best = min(tried, key=lambda t: abs(t[1]))
+    return WeightCalibration(weight=best[0], gap=best[1], tried=tried)

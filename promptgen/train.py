@@ -8,6 +8,7 @@ term on a non-finite loss, after saving the last good state.
 
 from __future__ import annotations
 
+import copy
 import csv
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +32,8 @@ __all__ = ["NonFiniteLossError", "TrainConfig", "TrainResult", "train"]
 STATE_FILE = "train_state.pt"
 FINAL_FILE = "inn.pt"
 LOG_FILE = "loss.csv"
+ESTIMATORS = ("reparam", "stl")
+ENERGY_GRADIENTS = ("path", "score")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -50,6 +53,18 @@ class TrainConfig:
         grad_clip: max gradient norm (the paper: 1.0).
         checkpoint_every: K, steps between resumable checkpoints.
         seed: seeds ε, conditions and stochastic energies.
+        estimator: the gradient of the same objective: ``reparam`` (the paper's: backpropagate every term
+            of Eq. 10) or ``stl`` ("sticking the landing", Roeder et al. 2017; for flows Vaitl et al.
+            2022): −log q_θ(z) is evaluated through the inverse INN with θ held fixed, so only its path
+            through z carries gradient. Both are unbiased; STL drops the score term, whose batch noise is
+            what a small, bounded energy (a moment constraint) competes with. Its gradient is exactly zero
+            for every batch once q equals the target. Costs one extra INN inverse per step.
+        energy_gradient: how the energy terms are differentiated: ``path`` (the paper: backpropagate
+            E(G(f(ε))) to θ) or ``score`` (score function with a leave-one-out baseline,
+            E_q[(E − b) ∇_θ log q_θ(z)] at fixed z). Both estimate the same gradient when E is smooth in
+            z; when E is a step function of z, as −β̂ᵀγ is for a classifier that is confident to float
+            precision, the pathwise gradient is zero almost everywhere and only ``score`` moves mass.
+            ``score`` needs no backward pass through G or the energy models.
     """
 
     steps: int = 1280
@@ -60,6 +75,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     checkpoint_every: int = 100
     seed: int = 0
+    estimator: str = "reparam"
+    energy_gradient: str = "path"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> TrainConfig:
@@ -73,6 +90,10 @@ class TrainConfig:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every"):
             if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
                 raise ConfigError(f"train.{key}: expected a positive integer, got {getattr(cfg, key)!r}")
+        if cfg.estimator not in ESTIMATORS:
+            raise ConfigError(
+                f"train.estimator: expected one of {', '.join(ESTIMATORS)}, got {cfg.estimator!r}"
+            )
         return cfg
 
 
@@ -92,18 +113,46 @@ def _loss_terms(
     cond: Tensor | None,
     ref_cond: Tensor | None,
     rng: torch.Generator,
-) -> dict[str, Tensor]:
+    frozen: INN | None = None,
+    score: bool = False,
+) -> tuple[dict[str, Tensor], Tensor]:
+    """The logged terms of Eq. 10 and the scalar to backpropagate (their sum, or a surrogate).
+
+    With ``frozen`` (a copy of ``inn`` holding the same values, no gradient) the entropy term is
+    log q(z) = log N(f⁻¹(z)) + log|det ∂f⁻¹/∂z| through the frozen inverse: the same value, but its
+    gradient reaches θ only through z (STL). With ``score`` the energies are not differentiated: their
+    gradient is the score-function one, E_q[(E − b) ∇_θ log q_θ(z)] at fixed z, with b the mean of the
+    other samples' energies (leave-one-out), so G and the energy models run without autograd.
+    """
     z, logdet = inn(eps, cond)
-    x = generator(z)
-    x_ref = None
-    if "x_ref" in energy.needs:
-        x_ref = generator(inn(eps, ref_cond)[0])
-    terms = {"jac": -logdet.mean(), "prior": prior_energy(z).mean()}
-    if len(energy.energies):
-        values = energy.terms(EnergyInput(x=x, z=z, cond=cond, x_ref=x_ref, generator=rng))
-        for name, v in values.items():
-            terms[name] = energy.weights[name] * v.mean()
-    return terms
+    extra = z.new_zeros(())
+    if frozen is None:
+        terms = {"jac": -logdet.mean()}
+    else:
+        eps_back, logdet_back = frozen.inverse(z, cond)
+        terms = {"jac": logdet_back.mean()}  # = −log|det ∂f/∂ε| in value
+        extra = -prior_energy(eps_back).mean()  # = log N(ε) + const; gradient via z
+    terms["prior"] = prior_energy(z).mean()
+    if not len(energy.energies):
+        return terms, sum(terms.values()) + extra
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not score):
+        z_in = z.detach() if score else z
+        x = generator(z_in)
+        x_ref = generator(inn(eps, ref_cond)[0]) if "x_ref" in energy.needs else None
+        values = energy.terms(EnergyInput(x=x, z=z_in, cond=cond, x_ref=x_ref, generator=rng))
+    if score:
+        eps_at_z, logdet_inv = inn.inverse(z.detach(), cond)
+        log_q = logdet_inv - prior_energy(eps_at_z)  # log q_θ(z) + const, differentiable in θ only
+    for name, v in values.items():
+        terms[name] = energy.weights[name] * v.mean()
+        if score:
+            n = v.shape[0]
+            if v.shape != (n,):
+                shape = tuple(v.shape)
+                raise ValueError(f"energy {name!r}: the score gradient needs shape ({n},), got {shape}")
+            baseline = (v.sum() - v) / (n - 1) if n > 1 else torch.zeros_like(v)
+            extra = extra + energy.weights[name] * ((v - baseline).detach() * log_q).mean()
+    return terms, sum(terms.values()) + extra
 
 
 class _Log:
@@ -193,6 +242,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         rng.set_state(state["rng"])
         step = state["step"]
+    frozen = copy.deepcopy(inn).requires_grad_(False) if config.estimator == "stl" else None
     names = ["jac", "prior", *energy.energies.keys()]
     log = _Log(out / LOG_FILE, ["step", "loss", *names, "lr", "grad_norm", "seconds"], step)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train INN", dynamic_ncols=True)
@@ -204,6 +254,8 @@ def train(
             for group in opt.param_groups:
                 group["lr"] = lr
             opt.zero_grad(set_to_none=True)
+            if frozen is not None:
+                frozen.load_state_dict(inn.state_dict())
             sums = dict.fromkeys(names, 0.0)
             for _ in range(config.grad_accum):
                 eps = torch.randn(config.batch_size, inn.dim, generator=rng).to(device)
@@ -213,7 +265,9 @@ def train(
                     if "x_ref" in energy.needs:
                         ref = condition.reference_batch(config.batch_size).to(device)
                 try:
-                    terms = _loss_terms(generator, inn, energy, eps, cond, ref, rng)
+                    terms, surrogate = _loss_terms(
+                        generator, inn, energy, eps, cond, ref, rng, frozen, config.energy_gradient == "score"
+                    )
                 except NonFiniteEnergyError as err:
                     _fail(state_path, inn, opt, rng, step, meta, str(err), log)
                 for name, value in terms.items():
@@ -222,7 +276,7 @@ def train(
                             state_path, inn, opt, rng, step, meta, f"loss term {name!r} = {value.item()}", log
                         )
                     sums[name] += value.item() / config.grad_accum
-                (sum(terms.values()) / config.grad_accum).backward()
+                (surrogate / config.grad_accum).backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(inn.parameters(), config.grad_clip)
             if not torch.isfinite(grad_norm):
                 _fail(state_path, inn, opt, rng, step, meta, f"gradient norm = {grad_norm.item()}", log)

@@ -11,7 +11,7 @@ from promptgen.energies.analytic import GaussianMixtureEnergy, QuadraticEnergy
 from promptgen.flows import INN
 from promptgen.generators import IdentityGenerator
 from promptgen.kl import estimate_kl
-from promptgen.moment import fit_beta
+from promptgen.moment import calibrate_weight, fit_beta
 from promptgen.train import TrainConfig, train
 
 
@@ -116,3 +116,22 @@ def test_importance_resampling_reaches_gaussian_posterior_mean() -> None:
     res = importance_resample(IdentityGenerator(8), energy, 20000, pool=400_000, batch_size=50_000)
     assert res.ess > 1000
     assert (res.z.mean(0) - mean).abs().max() < 0.1
+
+
+def test_calibrate_weight_brackets_then_finds_the_root() -> None:
+    calls = []
+
+    def gap(lam: float) -> float:  # increasing in λ, root at λ = 7 (outside the start pair)
+        calls.append(lam)
+        return math.tanh(math.log(lam / 7.0))
+
+    res = calibrate_weight(gap, start=(1.0, 2.0), rounds=8, tol=1e-3)
+    assert calls[:4] == [1.0, 2.0, 4.0, 8.0]  # doubling until bracketed
+    assert abs(res.weight - 7.0) < 0.05 and abs(res.gap) <= 1e-3
+    assert res.tried[-1] == (res.weight, res.gap)
+
+
+def test_calibrate_weight_returns_the_best_trial_when_rounds_run_out() -> None:
+    res = calibrate_weight(lambda lam: lam - 1.5, start=(1.0, 2.0), rounds=2, tol=0.0)
+    assert [lam for lam, _ in res.tried] == [1.0, 2.0]
+    assert res.weight in (1.0, 2.0) and abs(res.gap) == 0.5

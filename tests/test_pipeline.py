@@ -1,5 +1,6 @@
 """The Snakemake pipeline: dry runs of every target, a tiny end-to-end Table 2, config validation."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ TARGETS = {
     "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
-    "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_shares"],
+    "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_calibrate", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
     "world/metrics.csv": ["world_dataset", "world_metrics"],
     "world/retrained/metrics.csv": ["world_dataset", "world_retrain"],
@@ -110,10 +111,17 @@ def test_tiny_figure8_iterative_control_end_to_end(tmp_path) -> None:
     res = _snakemake(f"{tmp_path}/figure8.csv", "--cores", "2", *cfg)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     table = pd.read_csv(tmp_path / "figure8.csv")
-    assert table["iteration"].tolist() == [0, 1, 2]
+    assert table["iteration"].tolist() == [0, 1, 2, 2]
+    assert table["method"].tolist()[2:] == ["iter2_debias", "iter2_calibrated"]
     assert ((table["share_0"] + table["share_1"] - 1).abs() < 1e-9).all()
-    inn2 = torch.load(tmp_path / "figure8/user/iter2/inn.pt", weights_only=True)
-    assert inn2["metadata"]["generator"]["kind"] == "promptgen"  # iteration 2 controls G∘f1
+    for run in ("iter2", "iter2_calibrated"):
+        inn2 = torch.load(tmp_path / f"figure8/user/{run}/inn.pt", weights_only=True)
+        assert inn2["metadata"]["generator"]["kind"] == "promptgen"  # iteration 2 controls G∘f1
+        assert inn2["metadata"]["train"]["energy_gradient"] == "score"
+    calibration = json.loads((tmp_path / "figure8/user/iter2_calibrated/calibration.json").read_text())
+    assert [t["lambda"] for t in calibration["trials"]] == [1.0, 2.0]  # the configured start, 2 rounds
+    best = min(calibration["trials"], key=lambda t: abs(t["gap"]))
+    assert calibration["lambda"] == best["lambda"] == table["weight"].iloc[3]
 
 
 def test_tiny_table4_end_to_end(tmp_path) -> None:

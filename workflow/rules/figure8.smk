@@ -81,11 +81,42 @@ rule figure8_debias:
         "../scripts/figure8_debias.py"
 
 
+rule figure8_calibrate:
+    """Iteration 2 again, at the λ whose trained INN meets the gender moment constraint (a few trials)."""
+    input:
+        inn=R("figure8/{gen}/iter1/inn.pt"),
+        beta=R("figure8/{gen}/iter2/beta.json"),
+    output:
+        inn=R("figure8/{gen}/iter2_calibrated/inn.pt"),
+        calibration=R("figure8/{gen}/iter2_calibrated/calibration.json"),
+    log:
+        R("logs/figure8/{gen}_calibrate.log"),
+    benchmark:
+        R("benchmarks/figure8/{gen}_calibrate.tsv")
+    priority: 1  # on the critical path: start before the evaluation jobs that fill the cores
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=240,
+        gpu=GPU,
+    params:
+        generator=lambda w: config["generators"][w.gen],
+        model=lambda w: config["models"][F8["gender_model"]],
+        figure8=F8,
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/figure8_calibrate.py"
+
+
 rule figure8_shares:
     """Gender shares of G, G∘f₁ and (G∘f₁)∘f₂, by the classifier and the oracle."""
     input:
         iter1=R("figure8/{gen}/iter1/inn.pt"),
         iter2=R("figure8/{gen}/iter2/inn.pt"),
+        iter2_calibrated=R("figure8/{gen}/iter2_calibrated/inn.pt"),
+        calibration=R("figure8/{gen}/iter2_calibrated/calibration.json"),
     output:
         R("figure8/{gen}/shares.csv"),
     log:

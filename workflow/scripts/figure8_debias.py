@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eval.figure8 import composed_entry
+from eval.figure8 import composed_entry, debias_section
 from eval.snakemake_glue import logged
 from eval.table5 import moment_train_spec
 from promptgen.spec import train_from_spec
@@ -13,6 +13,6 @@ with logged(sm):
     f8 = p.figure8
     gen = composed_entry(p.generator, sm.input.inn)
     spec = moment_train_spec(
-        gen, p.model, f8["gender_head"], sm.input.beta, f8["lambda"], f8, p.device, f8["seed"]
+        gen, p.model, f8["gender_head"], sm.input.beta, f8["lambda"], debias_section(f8), p.device, f8["seed"]
     )
     train_from_spec(spec, Path(sm.output[0]).parent)
