@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ from promptgen.generators.base import Generator
 from promptgen.registry import ConfigError
 
 __all__ = ["NonFiniteLossError", "TrainConfig", "TrainResult", "train"]
+
+logger = logging.getLogger(__name__)
 
 STATE_FILE = "train_state.pt"
 FINAL_FILE = "inn.pt"
@@ -238,10 +241,13 @@ def train(
     state_path, step = out / STATE_FILE, 0
     if resume and state_path.exists():
         state = torch.load(state_path, map_location=device, weights_only=False)
-        inn.load_state_dict(state["inn"])
-        opt.load_state_dict(state["optimizer"])
-        rng.set_state(state["rng"])
-        step = state["step"]
+        if _run_identity(state.get("metadata", {})) == _run_identity(meta):
+            inn.load_state_dict(state["inn"])
+            opt.load_state_dict(state["optimizer"])
+            rng.set_state(state["rng"])
+            step = state["step"]
+        else:  # another spec's state (a changed config re-run in the same place): never continue it
+            logger.warning("train: %s belongs to a different run configuration; starting over", state_path)
     frozen = copy.deepcopy(inn).requires_grad_(False) if config.estimator == "stl" else None
     names = ["jac", "prior", *energy.energies.keys()]
     log = _Log(out / LOG_FILE, ["step", "loss", *names, "lr", "grad_norm", "seconds"], step)
@@ -307,6 +313,11 @@ def train(
     if step >= config.steps:
         save_inn(inn, final, {**meta, "steps": step})
     return TrainResult(checkpoint=final, log=out / LOG_FILE, steps=step, final_loss=loss_value)
+
+
+def _run_identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """What must match for a state file to be resumed: the metadata without the code version."""
+    return {k: v for k, v in meta.items() if k != "code_version"}
 
 
 def _fail(path: Path, inn: INN, opt, rng, step: int, meta: dict, what: str, log: _Log) -> None:

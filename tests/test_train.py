@@ -212,3 +212,15 @@ def test_score_and_path_gradients_agree_on_a_smooth_energy() -> None:
     path, score = (energy_grad(EnergySum({"e": (1.0, _Linear())}), s) - base for s in (False, True))
     cos = float(path @ score / (path.norm() * score.norm()))
     assert cos > 0.999 and float(score.norm() / path.norm()) == pytest.approx(1.0, abs=0.02)
+
+
+def test_a_state_file_of_another_configuration_is_not_resumed(tmp_path) -> None:
+    gen, inn, energy = _setup()
+    train(gen, inn, energy, TrainConfig(steps=5, batch_size=8, lr=1e-2), tmp_path, progress=False)
+    gen, other, energy = _setup()
+    res = train(gen, other, energy, TrainConfig(steps=5, batch_size=8, lr=3e-2), tmp_path, progress=False)
+    with open(res.log) as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5]  # trained again, from step 1
+    assert float(load_inn(res.checkpoint)[1]["train"]["lr"]) == 3e-2
+    pairs = zip(inn.state_dict().values(), other.state_dict().values(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
