@@ -3,11 +3,13 @@
 For each text: samples from PromptGen (feed-forward G∘f), PPGM with n = 10 and n = 50 Langevin steps on
 U(z) = ½‖z‖² + λ E_CLIP(G(z)), and the bare generator. All are scored by one CLIP energy with L_eval
 augmentations and a fixed augmentation seed; time per sample is measured in this one process, on one
-device, after a warm-up batch; backprops through CLIP at inference are counted (n for PPGM, 0 otherwise).
+device, after a warm-up batch (PromptGen and the bare generator: the median of ``timing_repeats``
+interleaved runs); backprops through CLIP at inference are counted (n for PPGM, 0 otherwise).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -91,21 +93,29 @@ def run_table4(
     def warm_up(gen) -> None:  # one batch before any timing (allocations, lazy init)
         feed_forward(gen, min(bs, n), offset=99)
 
+    def feed_forward_timings(gens: Mapping[str, Any]) -> dict[str, tuple[torch.Tensor, float]]:
+        """Median seconds over ``timing_repeats`` runs, the samplers interleaved so that load on a shared
+        machine hits them alike; every repeat draws the same seeded samples."""
+        for gen in gens.values():
+            warm_up(gen)
+        runs: dict[str, list[tuple[torch.Tensor, float]]] = {name: [] for name in gens}
+        for _ in range(int(t4["timing_repeats"])):
+            for name, gen in gens.items():
+                runs[name].append(_timed(lambda g=gen: feed_forward(g), dev))
+        return {name: (r[0][0], statistics.median(t for _, t in r)) for name, r in runs.items()}
+
     for text, path in inn_paths.items():
         judge = CLIPEnergy(clip, text, n_aug=int(t4["eval_n_aug"]), policy=t4["clip"].get("policy", ""))
         pg = ComposedGenerator(base, load_inn(path, map_location=dev)[0])
-        warm_up(pg)
-        images, secs = _timed(lambda g=pg: feed_forward(g), dev)
-        add("PromptGen", text, images, secs, 0, judge)
+        timed = feed_forward_timings({"PromptGen": pg, "generator": base})
+        add("PromptGen", text, *timed["PromptGen"], 0, judge)
         energy = EnergySum({"text": (float(t4["clip"]["weight"]), CLIPEnergy(clip, text, **train_clip))})
         for steps in t4["ppgm_steps"]:
             kw = {"steps": steps, "step_size": float(t4["ppgm_step_size"]), "batch_size": bs, "device": dev}
             langevin(base, energy, min(bs, n), seed=seed + 99, **{**kw, "steps": 1})  # warm-up
             res, secs = _timed(lambda kw=kw, energy=energy: langevin(base, energy, n, seed=seed, **kw), dev)
             add(f"PPGM (n={steps})", text, res.images, secs, steps, judge)
-        warm_up(base)
-        images, secs = _timed(lambda: feed_forward(base), dev)
-        add("generator", text, images, secs, 0, judge)
+        add("generator", text, *timed["generator"], 0, judge)
     return pd.DataFrame(rows)
 
 
