@@ -93,10 +93,10 @@ class TrainConfig:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every"):
             if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
                 raise ConfigError(f"train.{key}: expected a positive integer, got {getattr(cfg, key)!r}")
-        if cfg.estimator not in ESTIMATORS:
-            raise ConfigError(
-                f"train.estimator: expected one of {', '.join(ESTIMATORS)}, got {cfg.estimator!r}"
-            )
+        for key, known in (("estimator", ESTIMATORS), ("energy_gradient", ENERGY_GRADIENTS)):
+            value = getattr(cfg, key)
+            if value not in known:
+                raise ConfigError(f"train.{key}: expected one of {', '.join(known)}, got {value!r}")
         return cfg
 
 

@@ -164,9 +164,10 @@ def test_both_estimators_fit_a_gaussian_target(tmp_path, estimator) -> None:
     assert abs(est.kl) < 0.02  # the estimate can dip a little below 0
 
 
-def test_unknown_estimator_is_a_one_line_error() -> None:
-    with pytest.raises(ConfigError, match="train.estimator"):
-        TrainConfig.from_dict({"estimator": "score"})
+@pytest.mark.parametrize("key", ["estimator", "energy_gradient"])
+def test_unknown_gradient_option_is_a_one_line_error(key) -> None:
+    with pytest.raises(ConfigError, match=f"train.{key}: expected one of"):
+        TrainConfig.from_dict({key: "likelihood"})
 
 
 class _Step(Energy):
