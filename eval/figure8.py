@@ -18,13 +18,10 @@ from typing import Any
 import torch
 
 from eval.table4 import clip_train_spec
-from eval.table5 import moment_train_spec
-from promptgen.checkpoint import load_inn
+from eval.table5 import generator_with_inn, moment_train_spec
 from promptgen.device import resolve_device
 from promptgen.energies import ModelCache
 from promptgen.energies.classifier import ClassProbabilities
-from promptgen.generators import build_generator
-from promptgen.generators.composed import ComposedGenerator
 from promptgen.moment import calibrate_weight, load_moment_fit
 from promptgen.sample import per_sample_normal
 from promptgen.spec import train_from_spec
@@ -65,8 +62,7 @@ def inn_moment(
 ) -> list[float]:
     """E_q[γ(x)]: mean class probabilities of ``head`` over ``n`` samples of G∘f (f from ``inn_path``)."""
     dev = resolve_device(device)
-    base = build_generator(gen_cfg["generator"], psi=gen_cfg["psi_train"], device=dev)
-    gen = ComposedGenerator(base, load_inn(inn_path, map_location=dev)[0])
+    gen = generator_with_inn(gen_cfg, gen_cfg["psi_train"], str(inn_path), dev)
     gamma = ClassProbabilities(ModelCache(dev).get(model, "models"), head)
     eps = per_sample_normal(seed, range(n), gen.latent_dim).to(dev)
     total = sum(gamma(gen(chunk)).sum(0) for chunk in eps.split(batch_size))

@@ -98,11 +98,13 @@ def run_table4(
         machine hits them alike; every repeat draws the same seeded samples."""
         for gen in gens.values():
             warm_up(gen)
-        runs: dict[str, list[tuple[torch.Tensor, float]]] = {name: [] for name in gens}
+        images: dict[str, torch.Tensor] = {}
+        seconds: dict[str, list[float]] = {name: [] for name in gens}
         for _ in range(int(t4["timing_repeats"])):
             for name, gen in gens.items():
-                runs[name].append(_timed(lambda g=gen: feed_forward(g), dev))
-        return {name: (r[0][0], statistics.median(t for _, t in r)) for name, r in runs.items()}
+                images[name], secs = _timed(lambda g=gen: feed_forward(g), dev)
+                seconds[name].append(secs)
+        return {name: (images[name], statistics.median(seconds[name])) for name in gens}
 
     for text, path in inn_paths.items():
         judge = CLIPEnergy(clip, text, n_aug=int(t4["eval_n_aug"]), policy=t4["clip"].get("policy", ""))

@@ -72,6 +72,12 @@ def class_labels(
     return np.concatenate(out)
 
 
+def generator_with_inn(gen_cfg: Mapping[str, Any], psi: float, inn_path: str | None, device: torch.device):
+    """G from a generator entry at truncation ``psi``, composed with the INN at ``inn_path`` when given."""
+    base = build_generator(gen_cfg["generator"], psi=psi, device=device)
+    return base if inn_path is None else ComposedGenerator(base, load_inn(inn_path, map_location=device)[0])
+
+
 def share_rows(
     gen_name: str,
     gen_cfg: Mapping[str, Any],
@@ -87,8 +93,7 @@ def share_rows(
 ) -> pd.DataFrame:
     """Class shares and KL to uniform of ``n`` samples of G (or G∘f), by classifier and oracle."""
     dev = resolve_device(device)
-    base = build_generator(gen_cfg["generator"], psi=gen_cfg["psi_eval"], device=dev)
-    gen = base if inn_path is None else ComposedGenerator(base, load_inn(inn_path, map_location=dev)[0])
+    gen = generator_with_inn(gen_cfg, gen_cfg["psi_eval"], inn_path, dev)
     clf = ModelCache(dev).get(model, "models")
     eps = per_sample_normal(seed, range(n), gen.latent_dim).to(dev)
     judged = {"classifier": class_labels(gen, eps, clf, head, batch_size)}
