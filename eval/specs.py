@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["control_spec"]
+__all__ = ["control_spec", "generator_section"]
 
 
 def control_spec(
@@ -26,3 +26,21 @@ def control_spec(
         "energies": dict(energies),
         "train": {**dict(section["train"]), "seed": seed},
     }
+
+
+def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> dict[str, Any]:
+    """A table's config section with ``generator_train[gen_name]`` merged over its ``train``.
+
+    ``key`` names the section in errors (``table5``). Imports nothing heavy: Snakemake calls it at DAG time.
+
+    Raises:
+        ConfigError: a ``generator_train`` key that is not one of the section's ``generators``.
+    """
+    from promptgen.registry import ConfigError
+
+    overrides = dict(section.get("generator_train") or {})
+    unknown = sorted(set(overrides) - set(section.get("generators") or []))
+    if unknown:
+        known = list(section.get("generators") or [])
+        raise ConfigError(f"{key}.generator_train: {unknown} not in {key}.generators {known}")
+    return {**dict(section), "train": {**dict(section["train"]), **dict(overrides.get(gen_name) or {})}}

@@ -1,4 +1,7 @@
+from eval.specs import generator_section
+
 T5 = config["table5"]
+generator_section(T5, "", "table5")  # a misspelt generator_train name fails at parse time
 
 
 rule table5_fit:
@@ -46,7 +49,7 @@ rule table5_train:
     params:
         generator=lambda w: config["generators"][w.gen],
         model=lambda w: config["models"][T5["model"]],
-        table5=T5,
+        table5=lambda w: generator_section(T5, w.gen, "table5"),
         device=config["device"],
     conda:
         ENV

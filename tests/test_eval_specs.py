@@ -1,0 +1,27 @@
+import pytest
+
+from eval.specs import control_spec, generator_section
+from promptgen.registry import ConfigError
+
+T5 = {
+    "generators": ["render", "vae"],
+    "inn": {"blocks": 2},
+    "train": {"steps": 10, "batch_size": 32, "lr": 0.003},
+    "generator_train": {"vae": {"batch_size": 64, "estimator": "stl"}},
+}
+
+
+def test_generator_train_replaces_only_the_named_generators_keys() -> None:
+    vae = generator_section(T5, "vae", "table5")
+    assert vae["train"] == {"steps": 10, "batch_size": 64, "lr": 0.003, "estimator": "stl"}
+    assert generator_section(T5, "render", "table5")["train"] == T5["train"]
+    assert T5["train"]["batch_size"] == 32  # the config itself is not modified
+    gen_cfg = {"generator": {"kind": "identity", "latent_dim": 4}, "psi_train": 1.0}
+    spec = control_spec(gen_cfg, vae, {}, "cpu", seed=3)
+    assert spec["train"] == {**vae["train"], "seed": 3}
+
+
+def test_a_misspelt_generator_name_is_named() -> None:
+    bad = {**T5, "generator_train": {"vea": {"batch_size": 64}}}
+    with pytest.raises(ConfigError, match=r"table5.generator_train: \['vea'\] not in table5.generators"):
+        generator_section(bad, "vae", "table5")
