@@ -39,8 +39,8 @@ def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> di
     from promptgen.registry import ConfigError
 
     overrides = dict(section.get("generator_train") or {})
-    unknown = sorted(set(overrides) - set(section.get("generators") or []))
+    known = list(section.get("generators") or [])
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
-        known = list(section.get("generators") or [])
         raise ConfigError(f"{key}.generator_train: {unknown} not in {key}.generators {known}")
     return {**dict(section), "train": {**dict(section["train"]), **dict(overrides.get(gen_name) or {})}}
