@@ -4,7 +4,10 @@ Images/s: ``batch`` / wall-clock seconds of one forward pass (z -> scene -> 64×
 ``torch.no_grad()`` at float32, best and median of ``--repeats`` passes after one untimed warm-up; also
 one forward+backward pass (gradients w.r.t. z of the mean pixel) for the differentiable path. The 1-minute
 load average is recorded because the machine may be shared (with other processes competing for the cores,
-``--threads 1`` is usually faster than 2).
+``--threads 1`` is usually faster than 2). The process keeps freed memory in its heap
+(:func:`promptgen.allocator.reuse_freed_memory`), as every pipeline job does; ``--no-reuse-freed-memory``
+measures the C library's default (column ``reuse_freed_memory``; the rows written before that column existed
+were measured that way and read 0).
 
 Usage: ``python benchmarks/world_renderer.py --threads 2 --batch 256``; appends a row to
 ``benchmarks/results/world_renderer.csv``.
@@ -23,11 +26,13 @@ from pathlib import Path
 import click
 import torch
 
+from promptgen.allocator import reuse_freed_memory
 from promptgen.world.render import SynthRenderer
 
 __all__ = ["main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
+_OLD_DEFAULTS = {"reuse_freed_memory": 0}  # what rows measured before a column existed read
 
 
 def run(batch: int, repeats: int) -> dict[str, float]:
@@ -57,9 +62,11 @@ def run(batch: int, repeats: int) -> dict[str, float]:
 @click.option("--batch", type=int, default=256, show_default=True)
 @click.option("--repeats", type=int, default=10, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
-def main(threads: int, batch: int, repeats: int, out: Path) -> None:
+@click.option("--reuse-freed-memory/--no-reuse-freed-memory", "reuse", default=True, show_default=True)
+def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool) -> None:
     """Measure and append one row to OUT."""
     torch.set_num_threads(threads)
+    reused = reuse and reuse_freed_memory()
     row = {
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "machine": platform.processor() or platform.machine(),
@@ -67,16 +74,22 @@ def main(threads: int, batch: int, repeats: int, out: Path) -> None:
         "threads": threads,
         "batch": batch,
         "load_avg_1min": round(os.getloadavg()[0], 2),
+        "reuse_freed_memory": int(reused),
         **{k: round(v, 1) for k, v in run(batch, repeats).items()},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.is_file()
-    with open(out, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
+    _append(out, row)
     click.echo(row)
+
+
+def _append(out: Path, row: dict) -> None:
+    """Append ``row`` to the CSV at ``out``; rows of an older header get this column set's missing values."""
+    old = list(csv.DictReader(open(out, newline=""))) if out.is_file() else []
+    fields = list(dict.fromkeys([*(old[0] if old else {}), *row]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows([{**_OLD_DEFAULTS, **r} for r in old] + [row])
 
 
 if __name__ == "__main__":

@@ -133,18 +133,18 @@ class Rasteriser(nn.Module):
             -1,
         )
         alpha, beta, gamma = (rot[:, k, :] / axes for k in range(3))  # local = α u + β v + γ z
-        gg = (gamma * gamma).sum(-1)
-        s0g = _a((alpha * gamma).sum(-1)) * self.u + _a((beta * gamma).sum(-1)) * self.v
-        s00 = (
-            _a((alpha * alpha).sum(-1)) * self.uu
-            + _a(2 * (alpha * beta).sum(-1)) * self.uv
-            + _a((beta * beta).sum(-1)) * self.vv
-        )
-        disc = s0g * s0g - _a(gg) * (s00 - 1)
+        gg = _a((gamma * gamma).sum(-1))
+        s0g = torch.addcmul(_a((alpha * gamma).sum(-1)) * self.u, _a((beta * gamma).sum(-1)), self.v)
+        s00 = torch.addcmul(_a((alpha * alpha).sum(-1)) * self.uu, _a(2 * (alpha * beta).sum(-1)), self.uv)
+        s00 = torch.addcmul(s00, _a((beta * beta).sum(-1)), self.vv)
+        disc = torch.addcmul(torch.addcmul(gg, gg, s00, value=-1), s0g, s0g)  # s0g² − gg (s00 − 1)
         # edge width `softness` pixels: near the silhouette disc ≈ 2 δ gg^{3/2}
-        head = torch.sigmoid(disc * _a(self.k_img / (2 * gg * gg.sqrt())))
-        z = (torch.sqrt(disc.clamp_min(1e-4)) - s0g) / _a(gg)
-        coords = [_a(alpha[:, i]) * self.u + _a(beta[:, i]) * self.v + _a(gamma[:, i]) * z for i in range(3)]
+        head = torch.sigmoid(disc * (self.k_img / (2 * gg * gg.sqrt())))
+        z = (torch.sqrt(disc.clamp_min(1e-4)) - s0g) * (1 / gg)
+        coords = [
+            torch.addcmul(torch.addcmul(_a(alpha[:, i]) * self.u, _a(beta[:, i]), self.v), _a(gamma[:, i]), z)
+            for i in range(3)
+        ]
         return coords[0], coords[1], coords[2], head[:, None]
 
     def _shading(self, s: Scene, sx: Tensor, sy: Tensor, sz: Tensor) -> Tensor:
@@ -156,8 +156,9 @@ class Rasteriser(nn.Module):
         return _a(s.light_int) * (0.55 + 0.45 * ndotl.clamp(-1, 1))
 
     def _ellipse(self, du: Tensor, dv: Tensor, au: Tensor | float, av: Tensor | float, k: float) -> Tensor:
-        d = (du / au) ** 2 + (dv / av) ** 2
-        return torch.sigmoid(k * (1 - d))
+        """sigmoid(k (1 − (du/au)² − (dv/av)²)): a soft ellipse with semi-axes au, av."""
+        d = torch.addcmul(du * (du * (1 / au**2)), dv, dv * (1 / av**2))
+        return torch.sigmoid(d.mul_(-k).add_(k))
 
     def _back_layers(self, s: Scene, img: Tensor) -> Tensor:
         n = img.shape[0]
