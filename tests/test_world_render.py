@@ -81,3 +81,31 @@ def test_pose_changes_the_image(G: SynthRenderer):
     for key in ("yaw", "pitch", "roll"):
         x = G.render(scene.replace(**{key: torch.tensor([-0.4, 0.4])}))
         assert (x[0] - x[1]).abs().mean() > 0.02, key
+
+
+def test_raycast_hits_the_unit_sphere_in_the_head_frame(G: SynthRenderer):
+    """Inside the silhouette every pixel's head-frame point lies on the unit sphere."""
+    scene = G.scene(torch.randn(8, 64, generator=torch.Generator().manual_seed(3)))
+    sx, sy, sz, head = G.rasteriser._raycast(scene)
+    inside = head[:, 0] > 0.99
+    assert inside.float().mean() > 0.2
+    radius = (sx * sx + sy * sy + sz * sz).sqrt()[inside]
+    torch.testing.assert_close(radius, torch.ones_like(radius), atol=2e-3, rtol=0)
+
+
+def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
+    """An older CSV without the newest column keeps its rows, read with that column's documented default."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "world_renderer.py"
+    spec = importlib.util.spec_from_file_location("world_renderer_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "r.csv"
+    out.write_text("date,threads,images_per_s_best\n2026-11-23,1,4254.8\n")
+    row = {"date": "2026-12-01", "threads": 2, "reuse_freed_memory": 1, "images_per_s_best": 9.0}
+    bench._append(out, row)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory"
+    assert lines[1:] == ["2026-11-23,1,4254.8,0", "2026-12-01,2,9.0,1"]
