@@ -76,6 +76,8 @@ def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
     assert (measured["N"] == 16 * 20).all()
     assert (table[table["source"] != "measured"]["source"].str.startswith("paper")).all()
     assert (tmp_path / "plots" / "table2_kl.png").stat().st_size > 0
+    # table2.generator_train.user.steps = 24 replaced train.steps = 30 for this generator's INN
+    assert len(pd.read_csv(tmp_path / "table2/user/seed0/loss.csv")) == 24
     again = _snakemake(f"{tmp_path}/table2.csv", "-n", "--cores", "2", *cfg)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
@@ -88,6 +90,16 @@ def test_bad_config_key_is_named(tmp_path) -> None:
     res = _snakemake("-n", "--cores", "1", "--configfile", str(path), "--config", f"results={tmp_path}")
     assert res.returncode != 0
     assert "sample_per_combo" in res.stdout + res.stderr
+
+
+def test_misspelt_table2_generator_train_name_is_named(tmp_path) -> None:
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    cfg["table2"]["generator_train"] = {"usr": {"steps": 5}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = _snakemake("-n", "--cores", "1", "--configfile", str(path), "--config", f"results={tmp_path}")
+    assert res.returncode != 0
+    assert "table2.generator_train: ['usr'] not in table2.generators" in res.stdout + res.stderr
 
 
 def test_lint_is_clean() -> None:

@@ -1,4 +1,7 @@
+from eval.specs import generator_section
+
 T2 = config["table2"]
+generator_section(T2, "", "table2")  # a misspelt generator_train name fails at parse time
 T2_METHODS = ["unmodified", "direction", "resample", "promptgen"]
 
 
@@ -23,7 +26,7 @@ rule table2_train:
         gpu=GPU,
     params:
         generator=lambda w: config["generators"][w.gen],
-        table2=T2,
+        table2=lambda w: generator_section(T2, w.gen, "table2"),
         models=config["models"],
         device=config["device"],
     conda:
@@ -49,7 +52,7 @@ rule table2_method:
         gpu=GPU,
     params:
         generator=lambda w: config["generators"][w.gen],
-        table2=T2,
+        table2=lambda w: generator_section(T2, w.gen, "table2"),
         models=config["models"],
         device=config["device"],
     conda:
