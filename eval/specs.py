@@ -31,7 +31,9 @@ def control_spec(
 def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> dict[str, Any]:
     """A table's config section with ``generator_train[gen_name]`` merged over its ``train``.
 
-    ``key`` names the section in errors (``table5``). Imports nothing heavy: Snakemake calls it at DAG time.
+    ``generator_train`` itself is left out, so a rule's params change only when this generator's settings
+    do (Snakemake re-runs a job whose params changed). ``key`` names the section in errors (``table5``).
+    Imports nothing heavy: Snakemake calls it at DAG time.
 
     Raises:
         ConfigError: a ``generator_train`` key that is not one of the section's ``generators``.
@@ -43,4 +45,5 @@ def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> di
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise ConfigError(f"{key}.generator_train: {unknown} not in {key}.generators {known}")
-    return {**dict(section), "train": {**dict(section["train"]), **dict(overrides.get(gen_name) or {})}}
+    rest = {k: v for k, v in section.items() if k != "generator_train"}
+    return {**rest, "train": {**dict(section["train"]), **dict(overrides.get(gen_name) or {})}}

@@ -16,6 +16,10 @@ def test_generator_train_replaces_only_the_named_generators_keys() -> None:
     assert vae["train"] == {"steps": 10, "batch_size": 64, "lr": 0.003, "estimator": "stl"}
     assert generator_section(T5, "render", "table5")["train"] == T5["train"]
     assert T5["train"]["batch_size"] == 32  # the config itself is not modified
+    # a rule's params are this generator's settings only: another generator's override does not change them
+    assert "generator_train" not in vae and generator_section(T5, "render", "table5") == {
+        k: v for k, v in T5.items() if k != "generator_train"
+    }
     gen_cfg = {"generator": {"kind": "identity", "latent_dim": 4}, "psi_train": 1.0}
     spec = control_spec(gen_cfg, vae, {}, "cpu", seed=3)
     assert spec["train"] == {**vae["train"], "seed": 3}
