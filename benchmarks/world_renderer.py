@@ -83,7 +83,10 @@ def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool) -> None
 
 def _append(out: Path, row: dict) -> None:
     """Append ``row`` to the CSV at ``out``; rows of an older header get this column set's missing values."""
-    old = list(csv.DictReader(open(out, newline=""))) if out.is_file() else []
+    old = []
+    if out.is_file():
+        with open(out, newline="") as f:
+            old = list(csv.DictReader(f))
     fields = list(dict.fromkeys([*(old[0] if old else {}), *row]))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
