@@ -163,3 +163,30 @@ def test_tiny_table3_end_to_end(tmp_path) -> None:
     assert 0 <= row["dist_same_id"] <= 2 and 0 <= row["dist_diff_id"] <= 2
     ckpt = torch.load(tmp_path / "table3/user/inn.pt", weights_only=True)
     assert ckpt["inn_config"]["cond_dim"] == 2
+
+
+def test_a_replaced_generator_checkpoint_changes_the_job_params(tmp_path) -> None:
+    """Jobs take `generator_entry(name)` as a param, so a checkpoint with new bytes re-runs them."""
+    ckpt = tmp_path / "g.pt"
+    config = {
+        "results": str(tmp_path),
+        "device": "cpu",
+        "generators": {
+            "vae": {"generator": {"kind": "world-vae", "checkpoint": str(ckpt)}, "psi_eval": 1.0},
+            "render": {"generator": {"kind": "synth-render", "latent_dim": 64}, "psi_eval": 1.0},
+        },
+    }
+    namespace = {"config": config}
+    exec(compile((ROOT / "workflow/rules/common.smk").read_text(), "common.smk", "exec"), namespace)
+    entry = namespace["generator_entry"]
+    assert entry("render") == config["generators"]["render"]  # no checkpoint: the params are the entry
+    assert entry("vae") == config["generators"]["vae"]  # a checkpoint not on disk: no hash either
+    ckpt.write_bytes(b"weights, version 1")
+    first = entry("vae")
+    assert (
+        first["generator"] == config["generators"]["vae"]["generator"]
+        and len(first["checkpoint_sha256"]) == 64
+    )
+    namespace["_sha256"].cache_clear()  # a new Snakemake process: the file is read again
+    ckpt.write_bytes(b"weights, version 2")
+    assert entry("vae")["checkpoint_sha256"] != first["checkpoint_sha256"]

@@ -16,7 +16,7 @@ rule figure8_text:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         clip=lambda w: config["models"][F8["clip_model"]],
         figure8=F8,
         device=config["device"],
@@ -43,7 +43,7 @@ rule figure8_fit:
         runtime=60,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][F8["gender_model"]],
         figure8=F8,
         device=config["device"],
@@ -71,7 +71,7 @@ rule figure8_debias:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][F8["gender_model"]],
         figure8=F8,
         device=config["device"],
@@ -100,7 +100,7 @@ rule figure8_calibrate:
         runtime=240,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][F8["gender_model"]],
         figure8=F8,
         device=config["device"],
@@ -129,7 +129,7 @@ rule figure8_shares:
         runtime=60,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][F8["gender_model"]],
         figure8=F8,
         device=config["device"],

@@ -27,7 +27,7 @@ rule table2_train:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         table2=lambda w: generator_section(T2, w.gen, "table2"),
         models=config["models"],
         device=config["device"],
@@ -53,7 +53,7 @@ rule table2_method:
         runtime=60,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         table2=T2_EVAL,
         models=config["models"],
         device=config["device"],

@@ -41,7 +41,7 @@ rule table3_train:
         runtime=240,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         models=config["models"],
         table3=T3,
         device=config["device"],
@@ -68,7 +68,7 @@ rule table3_eval:
         runtime=60,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         models=config["models"],
         table3=T3,
         device=config["device"],

@@ -16,7 +16,7 @@ rule table4_train:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         clip=lambda w: config["models"][T4["clip_model"]],
         text=lambda w: T4["texts"][int(w.text)],
         table4=T4,
@@ -43,7 +43,7 @@ rule table4_eval:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         clip=lambda w: config["models"][T4["clip_model"]],
         table4=T4,
         device=config["device"],

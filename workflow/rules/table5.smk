@@ -20,7 +20,7 @@ rule table5_fit:
         runtime=60,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][T5["model"]],
         moment=T5["moment"],
         seed=T5["seed"],
@@ -48,7 +48,7 @@ rule table5_train:
         runtime=120,
         gpu=GPU,
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][T5["model"]],
         table5=lambda w: generator_section(T5, w.gen, "table5"),
         device=config["device"],
@@ -76,7 +76,7 @@ rule table5_shares:
     wildcard_constraints:
         method=r"unmodified|lambda[0-9.]+",
     params:
-        generator=lambda w: config["generators"][w.gen],
+        generator=lambda w: generator_entry(w.gen),
         model=lambda w: config["models"][T5["model"]],
         table5=T5_EVAL,
         device=config["device"],
