@@ -12,9 +12,11 @@ from promptgen.generators import GENERATORS, build_generator
 from promptgen.registry import ConfigError
 from promptgen.world.vae import (
     VAE,
+    AdversarialConfig,
     VaeArch,
     VaeTrainConfig,
     WorldVAEGenerator,
+    adversarial_finetune,
     attribute_shares,
     load_vae,
     sample_images,
@@ -25,13 +27,18 @@ from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_pr
 
 SMALL = VaeArch(latent_dim=8, resolution=64, channels=(8, 8, 16, 16))
 SMALL_PRIOR = PriorFitConfig(draws=2, flow_blocks=2, flow_hidden=16, steps=20, batch_size=32)
+SMALL_ADV = AdversarialConfig(steps=3, batch_size=8, r1_every=2, critic_channels=(8, 8, 8, 8))
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     images = torch.randint(0, 256, (64, 3, 64, 64), dtype=torch.uint8)
     path = tmp_path_factory.mktemp("vae") / "world-vae.pt"
-    train_vae(images, path, VaeTrainConfig(epochs=1, batch_size=32, arch=SMALL, prior=SMALL_PRIOR))
+    train_vae(
+        images,
+        path,
+        VaeTrainConfig(epochs=1, batch_size=32, arch=SMALL, prior=SMALL_PRIOR, adversarial=SMALL_ADV),
+    )
     return path
 
 
@@ -60,14 +67,44 @@ def test_missing_checkpoint_names_the_key(tmp_path: Path):
 
 def test_training_is_seeded(tmp_path: Path):
     images = torch.randint(0, 256, (48, 3, 64, 64), dtype=torch.uint8)
-    cfg = VaeTrainConfig(epochs=1, batch_size=16, arch=SMALL, seed=3, prior=SMALL_PRIOR)
+    cfg = VaeTrainConfig(
+        epochs=1, batch_size=16, arch=SMALL, seed=3, prior=SMALL_PRIOR, adversarial=SMALL_ADV
+    )
     for i in range(2):
-        log = train_vae(images, tmp_path / f"{i}.pt", cfg)["log"]
+        result = train_vae(images, tmp_path / f"{i}.pt", cfg)
+        log, adv = result["log"], result["adversarial_log"]
         assert len(log) == 1 and all(torch.isfinite(torch.tensor(v)) for v in log[0].values())
+        assert len(adv) == 1 and {"critic", "gan", "nll", "kl"} <= adv[0].keys()
+        assert all(torch.isfinite(torch.tensor(v)) for v in adv[0].values())
     (a, pa), (b, pb) = load_vae(tmp_path / "0.pt"), load_vae(tmp_path / "1.pt")
     for x, y in ((a, b), (pa, pb)):
         pairs = zip(x.state_dict().values(), y.state_dict().values(), strict=True)
         assert all(torch.equal(u, v) for u, v in pairs)
+
+
+def test_adversarial_stage_trains_the_decoder_on_prior_samples():
+    """The stage changes the decoder, keeps the prior it was given, and is a function of the seed."""
+    images = torch.randint(0, 256, (32, 3, 64, 64), dtype=torch.uint8)
+    prior = LatentPrior(torch.full((8,), 0.5), 2 * torch.eye(8))
+    u = torch.randn(4, 8)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        vae = VAE(SMALL).eval()
+        before = vae.decode(prior(u)).detach()
+        logs = adversarial_finetune(vae, prior, images, SMALL_ADV, seed=4)
+        assert not vae.training and len(logs) == 1
+        outs.append(vae.decode(prior(u)).detach())
+        assert (outs[-1] - before).abs().max() > 1e-4
+    assert torch.equal(outs[0], outs[1])
+    torch.testing.assert_close(prior(torch.zeros(1, 8))[0], torch.full((8,), 0.5))
+
+
+def test_adversarial_stage_names_a_non_finite_loss():
+    images = torch.randint(0, 256, (16, 3, 64, 64), dtype=torch.uint8)
+    nan_prior = LatentPrior(torch.full((8,), float("nan")), torch.eye(8))
+    with pytest.raises(FloatingPointError, match="adversarial stage: non-finite loss at step 0"):
+        adversarial_finetune(VAE(SMALL), nan_prior, images, SMALL_ADV)
 
 
 def test_second_stage_matches_the_aggregate_posterior():
