@@ -64,7 +64,7 @@ rule world_retrain:
     threads: 1
     resources:
         mem_mb=6000,
-        runtime=60,
+        runtime=180,  # ≈ 51 min estimated with the VAE's adversarial stage; up to 3× that on a slow machine
     params:
         out=lambda w, output: os.path.dirname(output[0]),
     conda:
