@@ -14,7 +14,15 @@ import torch
 from promptgen import __version__
 from promptgen.flows import INN
 
-__all__ = ["FORMAT", "atomic_save", "code_version", "config_hash", "load_inn", "save_inn"]
+__all__ = [
+    "FORMAT",
+    "atomic_save",
+    "code_version",
+    "config_hash",
+    "load_inn",
+    "save_inn",
+    "state_fingerprint",
+]
 
 FORMAT = "promptgen-inn/1"
 
@@ -22,6 +30,20 @@ FORMAT = "promptgen-inn/1"
 def config_hash(obj: Any) -> str:
     """A stable short hash of a JSON-able config."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def state_fingerprint(module: torch.nn.Module) -> str:
+    """A short sha256 of a module's state dict (names, dtypes, shapes and bytes of every tensor).
+
+    Two generators with the same config entry but other weights (a retrained checkpoint at the same path)
+    get different fingerprints; the same weights loaded in another process get the same one.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def code_version() -> str:

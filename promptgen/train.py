@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from promptgen.checkpoint import atomic_save, save_inn
+from promptgen.checkpoint import atomic_save, save_inn, state_fingerprint
 from promptgen.conditions import DiscreteCondition, UniformCondition
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
 from promptgen.energies.prior import prior_energy
@@ -232,7 +232,9 @@ def train(
         raise ConfigError(f"condition: the INN has cond_dim={inn.cond_dim} but the condition does not match")
     if "x_ref" in energy.needs and getattr(condition, "reference", None) is None:
         raise ConfigError("condition: paired energies (identity) need a conditional INN with a reference")
-    meta = {**(metadata or {}), "train": asdict(config)}
+    # the generator's weights are part of the run: a state file trained against other weights (a replaced
+    # checkpoint at the same path) is never resumed
+    meta = {**(metadata or {}), "train": asdict(config), "generator_state": state_fingerprint(generator)}
     inn = inn.to(device).train()
     generator = generator.to(device).eval().requires_grad_(False)
     energy = energy.to(device).eval()

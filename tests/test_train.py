@@ -225,3 +225,34 @@ def test_a_state_file_of_another_configuration_is_not_resumed(tmp_path) -> None:
     assert float(load_inn(res.checkpoint)[1]["train"]["lr"]) == 3e-2
     pairs = zip(inn.state_dict().values(), other.state_dict().values(), strict=True)
     assert any(not torch.equal(a, b) for a, b in pairs)
+
+
+class _ScaledGenerator(IdentityGenerator):
+    """An identity generator with one weight, standing in for a checkpoint-backed generator."""
+
+    def __init__(self, scale: float):
+        super().__init__(4)
+        self.scale = torch.nn.Parameter(torch.tensor(scale))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return super().forward(z) * self.scale
+
+
+def test_a_state_file_trained_against_other_generator_weights_is_not_resumed(tmp_path) -> None:
+    """Same config and metadata, other generator weights (a replaced checkpoint): train again from step 1."""
+    cfg, meta = (
+        TrainConfig(steps=5, batch_size=8, lr=1e-2),
+        {"generator": {"kind": "x", "checkpoint": "g.pt"}},
+    )
+    _, inn, energy = _setup()
+    train(_ScaledGenerator(1.0), inn, energy, cfg, tmp_path, metadata=meta, progress=False)
+    first = load_inn(tmp_path / "inn.pt")[1]["generator_state"]
+    _, again, energy = _setup(seed=1)  # another initialisation: only a resume gives back `inn`'s weights
+    train(_ScaledGenerator(1.0), again, energy, cfg, tmp_path, metadata=meta, progress=False)
+    pairs = zip(inn.state_dict().values(), again.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)  # the same weights: the finished state was resumed
+    _, other, energy = _setup()
+    res = train(_ScaledGenerator(0.5), other, energy, cfg, tmp_path, metadata=meta, progress=False)
+    assert load_inn(res.checkpoint)[1]["generator_state"] != first
+    pairs = zip(inn.state_dict().values(), other.state_dict().values(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
