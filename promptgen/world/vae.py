@@ -254,8 +254,6 @@ def adversarial_finetune(
                 time.perf_counter() - start,
             )
     vae.eval()
-    for p in critic.parameters():
-        p.requires_grad_(False)
     return logs
 
 

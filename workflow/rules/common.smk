@@ -1,7 +1,8 @@
 import functools
-import hashlib
 import os
 import shutil
+
+from promptgen.download import sha256_file
 
 RESULTS = config["results"]
 # Software environment of every rule (the same pins as pyproject.toml); used with --sdm conda.
@@ -18,13 +19,7 @@ def R(path):
     return f"{RESULTS}/{path}"
 
 
-@functools.cache
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_sha256 = functools.cache(sha256_file)  # one read per checkpoint and Snakemake process
 
 
 def generator_entry(name):
