@@ -20,7 +20,12 @@ TARGETS = {
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_calibrate", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
     "world/metrics.csv": ["world_dataset", "world_metrics"],
-    "world/retrained/metrics.csv": ["world_dataset", "world_retrain"],
+    "world/retrained/metrics.csv": [
+        "world_dataset",
+        "world_retrain_models",
+        "world_retrain_clip_vae",
+        "world_retrain",
+    ],
 }
 
 

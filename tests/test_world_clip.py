@@ -177,3 +177,29 @@ def test_tiny_clip_retrains_to_acceptance(tmp_path: Path):
     paths, test = weight_paths(tmp_path), held_out(4000)
     rows = clip_metrics(load_world_clip(paths["clip"], paths["clip_config"]), test.images, test.labels)
     assert all(ok for *_, ok in rows), rows
+
+
+def _write_entries(out_dir: Path, worker: int, n: int) -> None:
+    from promptgen.world.train_clip_vae import write_manifest
+
+    for i in range(n):
+        path = out_dir / f"w{worker}-{i}.pt"
+        path.write_bytes(bytes([worker, i]))
+        write_manifest(out_dir, {path: {"worker": worker}})
+
+
+def test_manifest_writers_running_together_lose_no_entry(tmp_path: Path):
+    """world_retrain's CLIP and VAE jobs update one manifest; concurrent writers must not drop entries."""
+    import multiprocessing
+
+    from promptgen.world.train_clip_vae import MANIFEST
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_entries, args=(tmp_path, w, 30)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
+    files = json.loads((tmp_path / MANIFEST).read_text())["files"]
+    assert len(files) == 120 and files["w3-29.pt"]["worker"] == 3

@@ -16,12 +16,29 @@ import torch
 from promptgen.models import MODELS
 from promptgen.registry import ConfigError
 from promptgen.world import models  # noqa: F401  (registers the world kinds)
-from promptgen.world.build import evaluate_models, load_models, sha256, train_models
+from promptgen.world.build import evaluate_models, load_models, sha256, train_models, training_rows
 from promptgen.world.features import clean_fid_extractor
 from promptgen.world.metrics import classifier_rows, held_out, pose_rows
 from promptgen.world.train import ROLES
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "world"
+
+
+def test_training_time_is_the_two_core_schedule(tmp_path: Path):
+    """VAE on one core, the rest one after another on the other: the threshold row is max(VAE, rest)."""
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "MANIFEST.json").write_text(
+        json.dumps({"files": {"a.pt": {"seconds": 300}, "b.pt": {"seconds": 400}}})
+    )
+    clip_vae = {"clip/c.pt": {"train_seconds": 200}, "vae/world-vae.pt": {"train_seconds": 1200}}
+    (tmp_path / "MANIFEST-clip-vae.json").write_text(json.dumps({"files": clip_vae}))
+    rows = {r[0]: r for r in training_rows(tmp_path, max_minutes=15)}
+    assert rows["train_minutes.sum_over_models"][1] == pytest.approx(35)
+    assert rows["train_minutes.all_world_models"][1:] == (pytest.approx(20), "<=15", False)
+    clip_vae["vae/world-vae.pt"]["train_seconds"] = 600  # now the other core is the longer path: 900 s
+    (tmp_path / "MANIFEST-clip-vae.json").write_text(json.dumps({"files": clip_vae}))
+    rows = {r[0]: r for r in training_rows(tmp_path, max_minutes=15)}
+    assert rows["train_minutes.all_world_models"][1:] == (pytest.approx(15), "<=15", True)
 
 
 @pytest.fixture(scope="module")

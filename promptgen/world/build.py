@@ -160,8 +160,13 @@ def evaluate_models(
 
 
 def training_rows(weights: str | Path, max_minutes: float = 25.0, max_mb: float = 50.0) -> list[Row]:
-    """Training seconds per model from every ``MANIFEST*.json`` under ``weights``, their total, and the size
-    of all shipped world weights."""
+    """Training seconds per model from every ``MANIFEST*.json`` under ``weights``, their sum, the time of
+    the two-core schedule of ``world_retrain``, and the size of all shipped world weights.
+
+    ``world_retrain`` trains the VAE (``vae/world-vae.pt``) on one core while the other models train one
+    after another on the other core, so its training time is max(VAE, sum of the rest); that row carries
+    the threshold. Each model's seconds were measured inside that schedule (with the other job running).
+    """
     rows: list[Row] = []
     for manifest in sorted(Path(weights).rglob("MANIFEST*.json")):
         for name, entry in json.loads(manifest.read_text()).get("files", {}).items():
@@ -169,9 +174,10 @@ def training_rows(weights: str | Path, max_minutes: float = 25.0, max_mb: float 
             if seconds is not None:
                 rows.append((f"train_seconds.{name}", float(seconds), "", True))
     total = sum(r[1] for r in rows)
-    rows.append(
-        ("train_minutes.all_world_models", total / 60, f"<={max_minutes:g}", total / 60 <= max_minutes)
-    )
+    vae = sum(r[1] for r in rows if r[0] == "train_seconds.vae/world-vae.pt")
+    two_core = max(vae, total - vae) / 60
+    rows.append(("train_minutes.sum_over_models", total / 60, "", True))
+    rows.append(("train_minutes.all_world_models", two_core, f"<={max_minutes:g}", two_core <= max_minutes))
     size = sum(f.stat().st_size for f in Path(weights).rglob("*") if f.is_file()) / 2**20
     rows.append(("weights.world_total_MB", size, f"<={max_mb:g}", size <= max_mb))
     return rows

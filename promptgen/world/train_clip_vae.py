@@ -14,6 +14,7 @@ extractor and evaluation classifier.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -64,18 +65,25 @@ def weight_paths(out_dir: str | Path) -> dict[str, Path]:
 def write_manifest(out_dir: str | Path, entries: Mapping[str | Path, Mapping[str, Any]]) -> Path:
     """Merge ``entries`` (path -> metadata) into ``MANIFEST-clip-vae.json`` with each file's sha256 and size.
 
-    Paths are stored relative to ``out_dir``; entries of files not named keep their previous values.
+    Paths are stored relative to ``out_dir``; entries of files not named keep their previous values. The
+    read-merge-write holds an exclusive lock on ``MANIFEST-clip-vae.json.lock``, so the CLIP and VAE jobs
+    of ``world_retrain`` can finish at the same time without losing each other's entry.
     """
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
-    files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
-    for path, meta in entries.items():
-        stat = {"sha256": sha256(path), "bytes": Path(path).stat().st_size}
-        files[str(Path(path).relative_to(out_dir))] = stat | dict(meta)
-    rebuild = "python -m promptgen.world.train_clip_vae --train results/world/dataset.pt --out " + str(
-        out_dir
-    )
-    manifest.write_text(json.dumps({"files": files, "rebuild": rebuild}, indent=2, sort_keys=True) + "\n")
+    with open(out_dir / (MANIFEST + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
+        for path, meta in entries.items():
+            stat = {"sha256": sha256(path), "bytes": Path(path).stat().st_size}
+            files[str(Path(path).relative_to(out_dir))] = stat | dict(meta)
+        rebuild = "python -m promptgen.world.train_clip_vae --train results/world/dataset.pt --out " + str(
+            out_dir
+        )
+        text = json.dumps({"files": files, "rebuild": rebuild}, indent=2, sort_keys=True) + "\n"
+        tmp = manifest.with_suffix(".json.tmp")
+        tmp.write_text(text)
+        tmp.replace(manifest)
     return manifest
 
 
@@ -222,6 +230,12 @@ def _load(kind: str, checkpoint: Path) -> Any:
 )
 @click.option("--skip-training", is_flag=True, help="Only evaluate the weights already in --out.")
 @click.option(
+    "--evaluate/--no-evaluate",
+    default=True,
+    show_default=True,
+    help="Write the acceptance rows to --metrics after training (needs features.pt, attributes_eval.pt).",
+)
+@click.option(
     "--threads",
     type=int,
     default=1,
@@ -237,6 +251,7 @@ def main(
     n_held_out: int,
     n_samples: int,
     skip_training: bool,
+    evaluate: bool,
     threads: int,
 ) -> None:
     """Train the tiny CLIP and the VAE on a world dataset, ship them with a manifest, write acceptance rows.
@@ -254,6 +269,8 @@ def main(
         cfgs = ClipTrainConfig(seed=seed, threads=threads), VaeTrainConfig(seed=seed, threads=threads)
         seconds = train_clip_vae(data, out_dir, *cfgs, models=models)
         click.echo("trained: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()))
+    if not evaluate:
+        return
     test = held_out(n_held_out)
     features = _load("world-features", out_dir / "features.pt")
     classifier = _load("world-classifier", out_dir / "attributes_eval.pt")
