@@ -165,7 +165,8 @@ def training_rows(weights: str | Path, max_minutes: float = 25.0, max_mb: float 
 
     ``world_retrain`` trains the VAE (``vae/world-vae.pt``) on one core while the other models train one
     after another on the other core, so its training time is max(VAE, sum of the rest); that row carries
-    the threshold. Each model's seconds were measured inside that schedule (with the other job running).
+    the threshold. Seconds recorded by a ``world_retrain`` run include the slowdown from the job on the
+    other core; the shipped manifests' seconds come from the runs that made those files (see docs/world.md).
     """
     rows: list[Row] = []
     for manifest in sorted(Path(weights).rglob("MANIFEST*.json")):
