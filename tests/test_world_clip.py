@@ -153,8 +153,9 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "world"
 
 
 def test_shipped_clip_matches_its_manifest_and_sees_the_attributes():
+    from promptgen.download import sha256_file as sha256
     from promptgen.world.metrics import held_out
-    from promptgen.world.train_clip_vae import MANIFEST, sha256, weight_paths
+    from promptgen.world.train_clip_vae import MANIFEST, weight_paths
 
     files = json.loads((WEIGHTS / MANIFEST).read_text())["files"]
     paths = weight_paths(WEIGHTS)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from promptgen.download import sha256_file as sha256
 from promptgen.models import MODELS
 from promptgen.registry import ConfigError
 from promptgen.world import models  # noqa: F401  (registers the world kinds)
-from promptgen.world.build import evaluate_models, load_models, sha256, train_models, training_rows
+from promptgen.world.build import evaluate_models, load_models, train_models, training_rows
 from promptgen.world.features import clean_fid_extractor
 from promptgen.world.metrics import classifier_rows, held_out, pose_rows
 from promptgen.world.train import ROLES

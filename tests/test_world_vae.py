@@ -170,7 +170,8 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "world"
 def test_shipped_vae_matches_its_manifest():
     import json
 
-    from promptgen.world.train_clip_vae import MANIFEST, sha256, weight_paths
+    from promptgen.download import sha256_file as sha256
+    from promptgen.world.train_clip_vae import MANIFEST, weight_paths
 
     path = weight_paths(WEIGHTS)["vae"]
     files = json.loads((WEIGHTS / MANIFEST).read_text())["files"]

@@ -6,14 +6,16 @@ Library functions behind ``python -m promptgen.world`` (see :mod:`promptgen.worl
 from __future__ import annotations
 
 import csv
-import hashlib
+import fcntl
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from promptgen.download import sha256_file
 from promptgen.world.metrics import (
     Row,
     bias_rows,
@@ -32,22 +34,13 @@ __all__ = [
     "MANIFEST",
     "evaluate_models",
     "load_models",
-    "sha256",
+    "merge_manifest",
     "train_models",
     "write_manifest",
     "write_rows",
 ]
 
 MANIFEST = "MANIFEST.json"
-
-
-def sha256(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def train_models(
@@ -87,18 +80,34 @@ def train_models(
     return entries
 
 
+def merge_manifest(
+    manifest: str | Path, entries: Mapping[str | Path, Mapping[str, Any]], rebuild: str
+) -> Path:
+    """Merge ``entries`` (file path -> metadata) into the JSON ``manifest`` with each file's sha256 and size.
+
+    Paths are stored relative to the manifest's folder; entries of files not named keep their previous
+    values. The read-merge-write holds an exclusive lock on ``<manifest>.lock`` and replaces the file
+    atomically, so jobs that train side by side (``world_retrain``) never lose each other's entries.
+    """
+    manifest = Path(manifest)
+    with open(manifest.with_name(manifest.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
+        for path, meta in entries.items():
+            stat = {"sha256": sha256_file(path), "bytes": Path(path).stat().st_size}
+            files[str(Path(path).relative_to(manifest.parent))] = stat | dict(meta)
+        text = json.dumps({"files": files, "rebuild": rebuild}, indent=2, sort_keys=True) + "\n"
+        tmp = manifest.with_name(manifest.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(manifest)
+    return manifest
+
+
 def write_manifest(out_dir: str | Path, entries: dict[str, dict]) -> Path:
-    """Merge ``entries`` (file name -> metadata) into ``out_dir/MANIFEST.json`` with sha256 and size."""
+    """Merge ``entries`` (file name -> metadata) into ``out_dir/MANIFEST.json`` (:func:`merge_manifest`)."""
     out_dir = Path(out_dir)
-    path = out_dir / MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else {"files": {}}
-    for name, meta in entries.items():
-        f = out_dir / name
-        manifest["files"][name] = {"sha256": sha256(f), "bytes": f.stat().st_size, **meta}
-    manifest["files"] = dict(sorted(manifest["files"].items()))
-    manifest["rebuild"] = "python -m promptgen.world train --out " + str(out_dir)
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return path
+    files = {out_dir / name: meta for name, meta in entries.items()}
+    return merge_manifest(out_dir / MANIFEST, files, "python -m promptgen.world train --out " + str(out_dir))
 
 
 def load_models(weights: str | Path, device: str = "cpu") -> dict[str, torch.nn.Module]:

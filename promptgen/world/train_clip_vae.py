@@ -14,8 +14,6 @@ extractor and evaluation classifier.
 from __future__ import annotations
 
 import csv
-import fcntl
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,7 +24,7 @@ import torch
 from torch import Tensor
 
 from promptgen.allocator import reuse_freed_memory
-from promptgen.world.build import sha256
+from promptgen.world.build import merge_manifest
 from promptgen.world.clip import (
     WORLD_CLIP,
     ClipTrainConfig,
@@ -42,7 +40,6 @@ __all__ = [
     "MANIFEST",
     "evaluate_clip_vae",
     "main",
-    "sha256",
     "train_clip_vae",
     "weight_paths",
     "write_manifest",
@@ -63,28 +60,10 @@ def weight_paths(out_dir: str | Path) -> dict[str, Path]:
 
 
 def write_manifest(out_dir: str | Path, entries: Mapping[str | Path, Mapping[str, Any]]) -> Path:
-    """Merge ``entries`` (path -> metadata) into ``MANIFEST-clip-vae.json`` with each file's sha256 and size.
-
-    Paths are stored relative to ``out_dir``; entries of files not named keep their previous values. The
-    read-merge-write holds an exclusive lock on ``MANIFEST-clip-vae.json.lock``, so the CLIP and VAE jobs
-    of ``world_retrain`` can finish at the same time without losing each other's entry.
-    """
-    out_dir = Path(out_dir)
-    manifest = out_dir / MANIFEST
-    with open(out_dir / (MANIFEST + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        files = json.loads(manifest.read_text())["files"] if manifest.is_file() else {}
-        for path, meta in entries.items():
-            stat = {"sha256": sha256(path), "bytes": Path(path).stat().st_size}
-            files[str(Path(path).relative_to(out_dir))] = stat | dict(meta)
-        rebuild = "python -m promptgen.world.train_clip_vae --train results/world/dataset.pt --out " + str(
-            out_dir
-        )
-        text = json.dumps({"files": files, "rebuild": rebuild}, indent=2, sort_keys=True) + "\n"
-        tmp = manifest.with_suffix(".json.tmp")
-        tmp.write_text(text)
-        tmp.replace(manifest)
-    return manifest
+    """Merge ``entries`` (path -> metadata) into ``MANIFEST-clip-vae.json`` (see
+    :func:`promptgen.world.build.merge_manifest`: sha256, size, file lock), paths relative to ``out_dir``."""
+    rebuild = f"python -m promptgen.world.train_clip_vae --train results/world/dataset.pt --out {out_dir}"
+    return merge_manifest(Path(out_dir) / MANIFEST, entries, rebuild)
 
 
 def _provenance(data: WorldDataset, seed: int, seconds: float) -> dict[str, Any]:
