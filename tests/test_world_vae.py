@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,33 @@ def test_adversarial_stage_trains_the_decoder_on_prior_samples():
         assert (outs[-1] - before).abs().max() > 1e-4
     assert torch.equal(outs[0], outs[1])
     torch.testing.assert_close(prior(torch.zeros(1, 8))[0], torch.full((8,), 0.5))
+
+
+def test_loss_and_reconstruction_scores_the_reconstruction_it_returns():
+    torch.manual_seed(0)
+    vae, x = VAE(SMALL).eval(), torch.rand(4, 3, 64, 64) * 2 - 1
+    elbo, log = vae.loss(x, generator=torch.Generator().manual_seed(5))
+    elbo2, log2, recon = vae.loss_and_reconstruction(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(elbo, elbo2) and log == log2
+    mu, logvar = vae.encode(x)
+    z = mu + torch.randn(mu.shape, generator=torch.Generator().manual_seed(5)) * (0.5 * logvar).exp()
+    torch.testing.assert_close(recon, vae.decode(z))
+    assert log["sigma_x"] == pytest.approx((recon - x).pow(2).mean().sqrt().item(), rel=1e-5)
+
+
+def test_adversarial_stage_gan_term_on_reconstructions():
+    """recon_weight changes the stage only through the GAN term (weight 0 leaves it without effect)."""
+    images = torch.randint(0, 256, (32, 3, 64, 64), dtype=torch.uint8)
+    prior, u = LatentPrior.standard(8), torch.randn(4, 8)
+
+    def decodes(**kw) -> torch.Tensor:
+        torch.manual_seed(0)
+        vae = VAE(SMALL).eval()
+        adversarial_finetune(vae, prior, images, replace(SMALL_ADV, **kw), seed=4)
+        return vae.decode(prior(u)).detach()
+
+    assert not torch.equal(decodes(recon_weight=0.0), decodes(recon_weight=1.0))
+    assert torch.equal(decodes(weight=0.0, recon_weight=0.0), decodes(weight=0.0, recon_weight=1.0))
 
 
 def test_adversarial_stage_names_a_non_finite_loss():
