@@ -13,9 +13,10 @@ set, so that samples land where the decoder was trained (m = 0, L = I, f = id is
 The decoder likelihood is Gaussian with the batch's optimal scale σ_x² = MSE (the "optimal σ-VAE"),
 which balances the reconstruction and KL terms without a hand-tuned β. After the ELBO epochs and the fit
 of the second stage, an adversarial stage (VAE-GAN style, :class:`AdversarialConfig`) fine-tunes the VAE
-on the ELBO plus a small non-saturating GAN term on decodes of second-stage samples: the ELBO alone trains
-the decoder only at the (very narrow) posteriors of the training images, so decodes of prior samples
-between them were blurred ghosts of two faces that the classifiers read as "no eyeglasses" and "older".
+on the ELBO plus a small non-saturating GAN term on decodes of second-stage samples (and on the
+reconstructions): the ELBO alone trains the decoder only at the (very narrow) posteriors of the training
+images, so decodes of prior samples between them were blurred ghosts of two faces that the classifiers read
+as "no eyeglasses" and "older".
 
 References:
     Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014 (arXiv:1312.6114).
