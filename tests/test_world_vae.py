@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from promptgen.device import cpu_autocast_dtype
 from promptgen.generators import GENERATORS, build_generator
 from promptgen.registry import ConfigError
 from promptgen.world.vae import (
@@ -226,3 +227,38 @@ def test_vae_retrains_to_acceptance(tmp_path: Path):
         G, data.images, features, classifier, n=10_000, reference_images=held_out(10_000).images
     )
     assert all(ok for *_, ok in rows), rows
+
+
+def test_precision_names_a_bad_value(tmp_path: Path):
+    with pytest.raises(ConfigError, match="VaeTrainConfig.precision: unknown precision 'fp16'"):
+        train_vae(
+            torch.zeros(8, 3, 64, 64, dtype=torch.uint8), tmp_path / "x.pt", VaeTrainConfig(precision="fp16")
+        )
+    assert not (tmp_path / "x.pt").exists()
+    assert cpu_autocast_dtype("fp32") is None and cpu_autocast_dtype("bf16") is torch.bfloat16
+
+
+def test_bf16_training_saves_float32_weights_and_records_it(tmp_path: Path):
+    """bfloat16 autocast changes the training (it is applied) but the checkpoint stays float32, contiguous."""
+    images = torch.randint(0, 256, (48, 3, 64, 64), dtype=torch.uint8)
+    cfg = VaeTrainConfig(epochs=1, batch_size=16, arch=SMALL, prior=SMALL_PRIOR, adversarial=SMALL_ADV)
+    states = {}
+    for precision in ("fp32", "bf16"):
+        result = train_vae(images, tmp_path / f"{precision}.pt", replace(cfg, precision=precision))
+        assert result["precision"] == precision
+        assert all(torch.isfinite(torch.tensor(v)) for row in result["adversarial_log"] for v in row.values())
+        vae, _ = load_vae(tmp_path / f"{precision}.pt")
+        states[precision] = vae.state_dict()
+        floats = [v for v in states[precision].values() if v.is_floating_point()]
+        assert all(v.dtype == torch.float32 and v.is_contiguous() for v in floats)
+    pairs = zip(states["fp32"].values(), states["bf16"].values(), strict=True)
+    assert not all(torch.equal(u, v) for u, v in pairs)
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch):
+    import promptgen.device as device
+
+    monkeypatch.setattr(device, "_native_bf16", lambda: False)
+    assert cpu_autocast_dtype("auto") is None
+    monkeypatch.setattr(device, "_native_bf16", lambda: True)
+    assert cpu_autocast_dtype("auto") is torch.bfloat16

@@ -99,8 +99,10 @@ def train_clip_vae(
         entries[paths["clip"]] = {"model": "tiny CLIP"} | _provenance(data, cfg.seed, seconds["clip"])
     if "vae" in models:
         cfg = vae_cfg or VaeTrainConfig()
-        seconds["vae"] = train_vae(data.images, paths["vae"], cfg)["seconds"]
-        entries[paths["vae"]] = {"model": "world VAE"} | _provenance(data, cfg.seed, seconds["vae"])
+        result = train_vae(data.images, paths["vae"], cfg)
+        seconds["vae"] = result["seconds"]
+        meta = {"model": "world VAE", "precision": result["precision"]}
+        entries[paths["vae"]] = meta | _provenance(data, cfg.seed, seconds["vae"])
     write_manifest(out_dir, entries)
     return seconds
 
