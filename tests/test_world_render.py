@@ -109,3 +109,22 @@ def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory"
     assert lines[1:] == ["2026-11-23,1,4254.8,0", "2026-12-01,2,9.0,1"]
+
+
+def test_speed_rows_measure_every_core_and_one_thread(monkeypatch: pytest.MonkeyPatch):
+    """The acceptance row runs at os.cpu_count() threads, an informational row at one; the caller's thread
+    setting comes back."""
+    import promptgen.world.metrics as metrics
+
+    seen = []
+    monkeypatch.setattr(
+        metrics,
+        "_render_rate",
+        lambda G, z, repeats: seen.append(torch.get_num_threads()) or 100.0 * len(seen),
+    )
+    monkeypatch.setattr(metrics.os, "cpu_count", lambda: 3)
+    before = torch.get_num_threads()
+    rows = metrics.speed_rows(batch_size=4, repeats=1, min_rate=150.0)
+    assert seen == [1, 3] and torch.get_num_threads() == before
+    assert rows[0][0] == "renderer.images_per_s.batch4" and rows[0][1:] == (200.0, ">=150", True)
+    assert rows[1] == ("renderer.images_per_s.batch4.threads1", 100.0, "", True)
