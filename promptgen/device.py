@@ -1,13 +1,22 @@
-"""Device and CPU precision selection from config: ``auto`` means CUDA when present, else CPU; bfloat16
-mixed precision when the CPU has native bfloat16 matrix units (Intel AMX), else float32."""
+"""Device, CPU precision and compilation from config: ``auto`` means CUDA when present, else CPU; bfloat16
+mixed precision when the CPU has native bfloat16 matrix units (Intel AMX), else float32; ``torch.compile``
+where its backend can build kernels here, else eager."""
 
 from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from promptgen.registry import ConfigError
 
-__all__ = ["cpu_autocast_dtype", "resolve_device"]
+__all__ = ["COMPILE_MODES", "CompiledOrEager", "compile_enabled", "cpu_autocast_dtype", "resolve_device"]
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -46,3 +55,47 @@ def cpu_autocast_dtype(precision: str, where: str = "precision") -> torch.dtype 
     if precision == "bf16" or (precision == "auto" and _native_bf16()):
         return torch.bfloat16
     return None
+
+
+COMPILE_MODES = ("auto", True, False)
+
+
+def _cxx_available() -> bool:
+    """Inductor's CPU backend writes C++ kernels: it needs the compiler it would call (``$CXX`` or g++)."""
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
+
+
+def compile_enabled(mode: Any, where: str = "compile") -> bool:
+    """Whether a config's ``compile`` value (``true``, ``false`` or ``auto``) asks for ``torch.compile``.
+
+    ``auto``: compile when a C++ compiler is on the PATH (CPU kernels; CUDA kernels go through Triton,
+    which needs one too for its launchers); a machine without one runs eagerly.
+    """
+    if not (mode is True or mode is False or mode == "auto"):
+        raise ConfigError(f"{where}: expected true, false or auto, got {mode!r}")
+    return mode is True or (mode == "auto" and _cxx_available())
+
+
+class CompiledOrEager:
+    """``fn`` through ``torch.compile`` (fixed shapes), falling back to ``fn`` itself if compiling fails.
+
+    A compile failure (no working compiler, an unsupported operation) is logged once, naming ``where``,
+    and every later call runs eagerly. The fallback is taken only when the eager call then succeeds, so an
+    error of the inputs themselves still reaches the caller as the eager code raises it.
+    """
+
+    def __init__(self, fn: Callable[..., Any], where: str):
+        self.fn, self.where, self.failed = fn, where, False
+        self.compiled = torch.compile(fn, dynamic=False)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.failed:
+            return self.fn(*args)
+        try:
+            return self.compiled(*args)
+        except Exception as err:  # noqa: BLE001 - any backend failure: the eager call decides
+            out = self.fn(*args)
+            self.failed = True
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            logger.warning("%s: torch.compile failed (%s); running eagerly", self.where, reason)
+            return out

@@ -128,3 +128,92 @@ def test_speed_rows_measure_every_core_and_one_thread(monkeypatch: pytest.Monkey
     assert seen == [1, 3] and torch.get_num_threads() == before
     assert rows[0][0] == "renderer.images_per_s.batch4" and rows[0][1:] == (200.0, ">=150", True)
     assert rows[1] == ("renderer.images_per_s.batch4.threads1", 100.0, "", True)
+
+
+def test_compile_setting_is_validated_and_auto_follows_the_compiler(monkeypatch: pytest.MonkeyPatch):
+    from promptgen.device import compile_enabled
+    from promptgen.registry import ConfigError
+
+    with pytest.raises(ConfigError, match="generator.compile: expected true, false or auto, got 'yes'"):
+        SynthRenderer(compile="yes")
+    with pytest.raises(ConfigError, match="got 1"):
+        compile_enabled(1)
+    assert compile_enabled(True) and not compile_enabled(False)
+    monkeypatch.setenv("CXX", "no-such-compiler-here")
+    assert not compile_enabled("auto") and not SynthRenderer(compile="auto").rasteriser.compile
+    monkeypatch.setenv("CXX", "sh")  # any executable on the PATH stands for a compiler
+    assert compile_enabled("auto")
+
+
+def test_compile_failure_falls_back_to_eager_once(monkeypatch: pytest.MonkeyPatch, caplog, G: SynthRenderer):
+    """A backend that cannot build kernels (no compiler) costs one warning; the images are the eager ones,
+    also for a batch that is not a multiple of the chunk (the compiled path pads the last chunk)."""
+    import copy
+
+    import promptgen.device as device
+
+    calls = []
+
+    def broken_compile(fn, **kwargs):
+        def run(*args):
+            calls.append(1)
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+
+        return run
+
+    monkeypatch.setattr(device.torch, "compile", broken_compile)
+    gen = SynthRenderer(compile=True)
+    z = torch.randn(37, 64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ref = G(z)
+        with caplog.at_level("WARNING", logger="promptgen.device"):
+            first, second = gen(z), gen(z[:5])
+    torch.testing.assert_close(first, ref, atol=0, rtol=0)
+    torch.testing.assert_close(second, ref[:5], atol=0, rtol=0)
+    assert len(calls) == 1 and gen.rasteriser._compiled.failed
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "synth-render: torch.compile failed (InvalidCxxCompiler: No working C++ compiler found); running eagerly"
+    ]
+    assert copy.deepcopy(gen).rasteriser._compiled is None  # compiled code is never copied
+
+
+def test_compile_does_not_hide_errors_of_the_input(monkeypatch: pytest.MonkeyPatch):
+    """An input the renderer cannot draw fails with the eager code's own error; no fallback is recorded."""
+    import dataclasses
+
+    import promptgen.device as device
+
+    def failing_backend(fn, **kwargs):
+        def run(*args):
+            raise RuntimeError("backend: tracing failed")
+
+        return run
+
+    monkeypatch.setattr(device.torch, "compile", failing_backend)
+    gen = SynthRenderer(compile=True)
+    scene = gen.scene(torch.randn(4, 64))
+    bad = dataclasses.replace(scene, skin=scene.skin[:, :2])  # two colour channels instead of three
+    with pytest.raises(RuntimeError, match="size of tensor"):
+        gen.render(bad)
+    assert not gen.rasteriser._compiled.failed
+    with torch.no_grad():
+        assert gen.render(scene).shape == (4, 3, 64, 64)
+    assert gen.rasteriser._compiled.failed
+
+
+@pytest.mark.slow
+def test_compiled_renderer_matches_eager_images_and_gradients(G: SynthRenderer):
+    """The real torch.compile path (a C++ compiler is needed; ≈ 40 s per gradient mode on a cold cache)."""
+    from promptgen.device import compile_enabled
+
+    if not compile_enabled("auto"):
+        pytest.skip("no C++ compiler on the PATH for Inductor's CPU kernels")
+    gen = SynthRenderer(compile=True)
+    z = torch.randn(37, 64, generator=torch.Generator().manual_seed(4), requires_grad=True)
+    with torch.no_grad():
+        torch.testing.assert_close(gen(z), G(z), atol=1e-4, rtol=0)
+    (g_eager,) = torch.autograd.grad(G(z).square().sum(), z)
+    (g_comp,) = torch.autograd.grad(gen(z).square().sum(), z)
+    assert not gen.rasteriser._compiled.failed
+    assert ((g_comp - g_eager).norm() / g_eager.norm()).item() < 1e-4

