@@ -83,7 +83,7 @@ class Rasteriser(nn.Module):
         super().__init__()
         self.resolution, self.style = int(resolution), style or RenderStyle()
         self.compile = compile_enabled(compile, "generator.compile")
-        self._compiled: CompiledOrEager | None = None
+        self._compiled: dict[bool, CompiledOrEager] | None = None  # by ``signed``
         t = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution * 2 - 1
         v, u = torch.meshgrid(-t, t, indexing="ij")
         cx, cy = self.style.head_centre
@@ -109,19 +109,28 @@ class Rasteriser(nn.Module):
     def colours(self) -> dict[str, Tensor]:
         return {name: getattr(self, f"colour_{name}") for name in _COLOURS}
 
-    def forward(self, scene: Scene) -> Tensor:
+    def forward(self, scene: Scene, signed: bool = False) -> Tensor:
+        """Images in [0, 1]; with ``signed``, in [−1, 1] (2x − 1, clamped; inside the compiled kernels)."""
         n, c = scene.yaw.shape[0], self.style.chunk
+        render = self._render_signed if signed else self._render
         if self.compile:
             if self._compiled is None:
-                self._compiled = CompiledOrEager(self._render, "synth-render")
-            parts = [self._compiled(_slice(scene, i, i + c, pad_to=c))[: min(c, n - i)] for i in range(0, n, c)]
+                self._compiled = {}
+            if signed not in self._compiled:
+                self._compiled[signed] = CompiledOrEager(render, "synth-render")
+            render = self._compiled[signed]
+            parts = [render(_slice(scene, i, i + c, pad_to=c))[: min(c, n - i)] for i in range(0, n, c)]
         else:
-            parts = [self._render(_slice(scene, i, i + c)) for i in range(0, n, c)]
+            parts = [render(_slice(scene, i, i + c)) for i in range(0, n, c)]
         img = torch.cat(parts) if parts else self.u.new_zeros(0, 3, self.u.shape[1])
         return img.reshape(n, 3, self.resolution, self.resolution)
 
     def __getstate__(self) -> dict:
-        return {**super().__getstate__(), "_compiled": None}  # compiled code is rebuilt on first use, not copied or pickled
+        # compiled code is rebuilt on first use, never copied or pickled
+        return {**super().__getstate__(), "_compiled": None}
+
+    def _render_signed(self, s: Scene) -> Tensor:
+        return (self._render(s) * 2 - 1).clamp(-1, 1)
 
     def _render(self, s: Scene) -> Tensor:
         sx, sy, sz, head = self._raycast(s)
@@ -285,7 +294,7 @@ def _slice(scene: Scene, start: int, stop: int, pad_to: int = 0) -> Scene:
 
 def render_scene(scene: Scene, resolution: int = 64, style: RenderStyle | None = None) -> Tensor:
     """Render a scene to images in [−1, 1], shape (N, 3, resolution, resolution)."""
-    return (Rasteriser(resolution, style).to(scene.yaw.device)(scene) * 2 - 1).clamp(-1, 1)
+    return Rasteriser(resolution, style).to(scene.yaw.device)(scene, signed=True)
 
 
 class SynthRenderer(Generator):
@@ -321,7 +330,7 @@ class SynthRenderer(Generator):
         return scene_from_z(self.world.to(z.device), z, self.psi, self.scene_style)
 
     def render(self, scene: Scene) -> Tensor:
-        return (self.rasteriser(scene) * 2 - 1).clamp(-1, 1)
+        return self.rasteriser(scene, signed=True)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.render(self.scene(z))

@@ -147,7 +147,7 @@ def render_batch(
     if h is None:
         h = world(torch.randn(n, world.latent_dim, generator=gen))
     scene = scene_from_factors(world, h)
-    images = (rasteriser(scene) * 2 - 1).clamp(-1, 1)
+    images = rasteriser(scene, signed=True)
     return Batch(images, h, scene, labels_from_factors(world, h))
 
 
