@@ -7,7 +7,9 @@ load average is recorded because the machine may be shared (with other processes
 ``--threads 1`` is usually faster than 2). The process keeps freed memory in its heap
 (:func:`promptgen.allocator.reuse_freed_memory`), as every pipeline job does; ``--no-reuse-freed-memory``
 measures the C library's default (column ``reuse_freed_memory``; the rows written before that column existed
-were measured that way and read 0).
+were measured that way and read 0). ``--compile`` renders through ``torch.compile`` as the pipeline's
+renderer does (``compile: auto``); its compilation happens in the warm-up passes (one without and one with
+gradients), so the timed passes measure the compiled kernels only (column ``compile``; older rows read 0).
 
 Usage: ``python benchmarks/world_renderer.py --threads 2 --batch 256``; appends a row to
 ``benchmarks/results/world_renderer.csv``.
@@ -32,13 +34,15 @@ from promptgen.world.render import SynthRenderer
 __all__ = ["main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
-_OLD_DEFAULTS = {"reuse_freed_memory": 0}  # what rows measured before a column existed read
+_OLD_DEFAULTS = {"reuse_freed_memory": 0, "compile": 0}  # what rows measured before a column existed read
 
 
-def run(batch: int, repeats: int) -> dict[str, float]:
+def run(batch: int, repeats: int, compile: bool = False) -> dict[str, float]:
     """Images/s of the renderer: best and median no-grad passes, and one forward+backward pass."""
-    G = SynthRenderer()
+    G = SynthRenderer(compile=compile)
     z = torch.randn(batch, G.latent_dim, generator=torch.Generator().manual_seed(0))
+    if compile:  # compile the gradient graph outside the timed pass
+        G(z.clone().requires_grad_(True)).mean().backward()
     times = []
     with torch.no_grad():
         G(z)
@@ -63,7 +67,8 @@ def run(batch: int, repeats: int) -> dict[str, float]:
 @click.option("--repeats", type=int, default=10, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=RESULTS, show_default=True)
 @click.option("--reuse-freed-memory/--no-reuse-freed-memory", "reuse", default=True, show_default=True)
-def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool) -> None:
+@click.option("--compile/--no-compile", "compiled", default=False, show_default=True)
+def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool, compiled: bool) -> None:
     """Measure and append one row to OUT."""
     torch.set_num_threads(threads)
     reused = reuse and reuse_freed_memory()
@@ -75,7 +80,8 @@ def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool) -> None
         "batch": batch,
         "load_avg_1min": round(os.getloadavg()[0], 2),
         "reuse_freed_memory": int(reused),
-        **{k: round(v, 1) for k, v in run(batch, repeats).items()},
+        "compile": int(compiled),
+        **{k: round(v, 1) for k, v in run(batch, repeats, compiled).items()},
     }
     _append(out, row)
     click.echo(row)
@@ -92,7 +98,8 @@ def _append(out: Path, row: dict) -> None:
     with open(out, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
-        w.writerows([{**_OLD_DEFAULTS, **r} for r in old] + [row])
+        defaults = {k: v for k, v in _OLD_DEFAULTS.items() if k in fields}
+        w.writerows([{**defaults, **r} for r in old] + [row])
 
 
 if __name__ == "__main__":

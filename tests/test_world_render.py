@@ -109,6 +109,10 @@ def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory"
     assert lines[1:] == ["2026-11-23,1,4254.8,0", "2026-12-01,2,9.0,1"]
+    bench._append(out, {**row, "compile": 1})  # the next column: both older rows read its default, 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory,compile"
+    assert lines[1:] == ["2026-11-23,1,4254.8,0,0", "2026-12-01,2,9.0,1,0", "2026-12-01,2,9.0,1,1"]
 
 
 def test_speed_rows_measure_every_core_and_one_thread(monkeypatch: pytest.MonkeyPatch):
