@@ -29,6 +29,7 @@ import click
 import torch
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.world.metrics import render_pass_seconds
 from promptgen.world.render import SynthRenderer
 
 __all__ = ["main", "run"]
@@ -43,13 +44,7 @@ def run(batch: int, repeats: int, compile: bool = False) -> dict[str, float]:
     z = torch.randn(batch, G.latent_dim, generator=torch.Generator().manual_seed(0))
     if compile:  # compile the gradient graph outside the timed pass
         G(z.clone().requires_grad_(True)).mean().backward()
-    times = []
-    with torch.no_grad():
-        G(z)
-        for _ in range(repeats):
-            t = time.perf_counter()
-            G(z)
-            times.append(time.perf_counter() - t)
+    times = render_pass_seconds(G, z, repeats)
     zg = z.clone().requires_grad_(True)
     t = time.perf_counter()
     G(zg).mean().backward()

@@ -14,7 +14,7 @@ import torch
 
 from promptgen.registry import ConfigError
 
-__all__ = ["COMPILE_MODES", "CompiledOrEager", "compile_enabled", "cpu_autocast_dtype", "resolve_device"]
+__all__ = ["CompiledOrEager", "compile_enabled", "cpu_autocast_dtype", "resolve_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +55,6 @@ def cpu_autocast_dtype(precision: str, where: str = "precision") -> torch.dtype 
     if precision == "bf16" or (precision == "auto" and _native_bf16()):
         return torch.bfloat16
     return None
-
-
-COMPILE_MODES = ("auto", True, False)
 
 
 def _cxx_available() -> bool:

@@ -6,7 +6,6 @@ Each function returns rows ``(metric, value, threshold, pass)``; ``threshold`` i
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -116,15 +115,20 @@ def identity_rows(
     ]
 
 
-def _render_rate(G: SynthRenderer, z: Tensor, repeats: int) -> float:
-    best = math.inf
+def render_pass_seconds(G: SynthRenderer, z: Tensor, repeats: int) -> list[float]:
+    """Wall-clock seconds of ``repeats`` no-grad passes ``G(z)`` after one untimed warm-up pass."""
+    times = []
     with torch.no_grad():
         G(z)
         for _ in range(repeats):
             t = time.perf_counter()
             G(z)
-            best = min(best, time.perf_counter() - t)
-    return len(z) / best
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def _render_rate(G: SynthRenderer, z: Tensor, repeats: int) -> float:
+    return len(z) / min(render_pass_seconds(G, z, repeats))
 
 
 def speed_rows(batch_size: int = 256, repeats: int = 5, min_rate: float = 2000.0) -> list[Row]:
