@@ -14,7 +14,14 @@ import torch
 
 from promptgen.registry import ConfigError
 
-__all__ = ["CompiledOrEager", "compile_enabled", "cpu_autocast_dtype", "resolve_device"]
+__all__ = [
+    "CompiledOrEager",
+    "autocast_context",
+    "compile_enabled",
+    "cpu_autocast_dtype",
+    "resolve_device",
+    "training_autocast_dtype",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +62,21 @@ def cpu_autocast_dtype(precision: str, where: str = "precision") -> torch.dtype 
     if precision == "bf16" or (precision == "auto" and _native_bf16()):
         return torch.bfloat16
     return None
+
+
+def training_autocast_dtype(
+    precision: str, device: torch.device, where: str = "precision"
+) -> torch.dtype | None:
+    """:func:`cpu_autocast_dtype` on a CPU; on CUDA ``bf16`` gives bfloat16 and ``auto`` float32."""
+    dtype = cpu_autocast_dtype(precision, where)
+    if device.type == "cpu":
+        return dtype
+    return torch.bfloat16 if precision == "bf16" else None
+
+
+def autocast_context(dtype: torch.dtype | None, device_type: str = "cpu") -> torch.autocast:
+    """``torch.autocast`` to ``dtype`` on ``device_type``; disabled (plain float32) when ``dtype`` is None."""
+    return torch.autocast(device_type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def _cxx_available() -> bool:

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from promptgen.checkpoint import atomic_save, save_inn, state_fingerprint
 from promptgen.conditions import DiscreteCondition, UniformCondition
+from promptgen.device import autocast_context, training_autocast_dtype
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
 from promptgen.energies.prior import prior_energy
 from promptgen.flows import INN
@@ -68,6 +69,11 @@ class TrainConfig:
             z; when E is a step function of z, as −β̂ᵀγ is for a classifier that is confident to float
             precision, the pathwise gradient is zero almost everywhere and only ``score`` moves mass.
             ``score`` needs no backward pass through G or the energy models.
+        precision: arithmetic of G and the energy models inside the loss: ``fp32``, ``bf16`` (autocast
+            mixed precision; the INN, its log-determinant, the prior and the optimiser stay float32) or
+            ``auto`` (bfloat16 where the CPU has AMX tiles, else float32; see
+            :func:`promptgen.device.cpu_autocast_dtype`). A generator may keep parts in float32 (the world
+            renderer always rasterises in float32).
     """
 
     steps: int = 1280
@@ -80,6 +86,7 @@ class TrainConfig:
     seed: int = 0
     estimator: str = "reparam"
     energy_gradient: str = "path"
+    precision: str = "fp32"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> TrainConfig:
@@ -97,6 +104,7 @@ class TrainConfig:
             value = getattr(cfg, key)
             if value not in known:
                 raise ConfigError(f"train.{key}: expected one of {', '.join(known)}, got {value!r}")
+        training_autocast_dtype(cfg.precision, torch.device("cpu"), "train.precision")
         return cfg
 
 
@@ -118,6 +126,7 @@ def _loss_terms(
     rng: torch.Generator,
     frozen: INN | None = None,
     score: bool = False,
+    autocast: torch.dtype | None = None,
 ) -> tuple[dict[str, Tensor], Tensor]:
     """The logged terms of Eq. 10 and the scalar to backpropagate (their sum, or a surrogate).
 
@@ -125,7 +134,8 @@ def _loss_terms(
     log q(z) = log N(f⁻¹(z)) + log|det ∂f⁻¹/∂z| through the frozen inverse: the same value, but its
     gradient reaches θ only through z (STL). With ``score`` the energies are not differentiated: their
     gradient is the score-function one, E_q[(E − b) ∇_θ log q_θ(z)] at fixed z, with b the mean of the
-    other samples' energies (leave-one-out), so G and the energy models run without autograd.
+    other samples' energies (leave-one-out), so G and the energy models run without autograd. With
+    ``autocast`` G and the energy models run in that mixed precision; the energies are returned as float32.
     """
     z, logdet = inn(eps, cond)
     extra = z.new_zeros(())
@@ -140,9 +150,12 @@ def _loss_terms(
         return terms, sum(terms.values()) + extra
     with torch.set_grad_enabled(torch.is_grad_enabled() and not score):
         z_in = z.detach() if score else z
-        x = generator(z_in)
-        x_ref = generator(inn(eps, ref_cond)[0]) if "x_ref" in energy.needs else None
-        values = energy.terms(EnergyInput(x=x, z=z_in, cond=cond, x_ref=x_ref, generator=rng))
+        z_ref = inn(eps, ref_cond)[0] if "x_ref" in energy.needs else None
+        with autocast_context(autocast, z.device.type):
+            x = generator(z_in)
+            x_ref = generator(z_ref) if z_ref is not None else None
+            values = energy.terms(EnergyInput(x=x, z=z_in, cond=cond, x_ref=x_ref, generator=rng))
+        values = {name: v.float() for name, v in values.items()}
     if score:
         eps_at_z, logdet_inv = inn.inverse(z.detach(), cond)
         log_q = logdet_inv - prior_energy(eps_at_z)  # log q_θ(z) + const, differentiable in θ only
@@ -251,6 +264,7 @@ def train(
         else:  # another spec's state (a changed config re-run in the same place): never continue it
             logger.warning("train: %s belongs to a different run configuration; starting over", state_path)
     frozen = copy.deepcopy(inn).requires_grad_(False) if config.estimator == "stl" else None
+    autocast = training_autocast_dtype(config.precision, torch.device(device), "train.precision")
     names = ["jac", "prior", *energy.energies.keys()]
     log = _Log(out / LOG_FILE, ["step", "loss", *names, "lr", "grad_norm", "seconds"], step)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train INN", dynamic_ncols=True)
@@ -274,7 +288,16 @@ def train(
                         ref = condition.reference_batch(config.batch_size).to(device)
                 try:
                     terms, surrogate = _loss_terms(
-                        generator, inn, energy, eps, cond, ref, rng, frozen, config.energy_gradient == "score"
+                        generator,
+                        inn,
+                        energy,
+                        eps,
+                        cond,
+                        ref,
+                        rng,
+                        frozen,
+                        config.energy_gradient == "score",
+                        autocast,
                     )
                 except NonFiniteEnergyError as err:
                     _fail(state_path, inn, opt, rng, step, meta, str(err), log)

@@ -35,6 +35,15 @@ def test_deterministic_and_batch_independent(G: SynthRenderer):
     torch.testing.assert_close(full, again, atol=1e-4, rtol=0)
 
 
+def test_renders_in_float32_inside_a_bf16_autocast_region(G: SynthRenderer):
+    z = torch.randn(5, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        plain = G(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = G(z)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, plain)
+
+
 def test_world_depends_on_seed_and_entangles():
     a, b = WorldMap(64, seed=0), WorldMap(64, seed=1)
     z = torch.randn(8, 64)
@@ -179,6 +188,31 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch: pytest.MonkeyPatc
     reason = "InvalidCxxCompiler: No working C++ compiler found"
     assert warnings == [f"synth-render: torch.compile failed ({reason}); running eagerly"]
     assert copy.deepcopy(gen).rasteriser._compiled is None  # compiled code is never copied
+
+
+def test_compiled_path_pads_only_a_short_last_chunk(monkeypatch: pytest.MonkeyPatch, G: SynthRenderer):
+    """A batch up to one chunk renders as it is (a training batch of 2 is not padded to 32 images); a longer
+    batch pads its last chunk to the chunk size, so it runs at one compiled shape."""
+    import promptgen.device as device
+
+    seen = []
+
+    def recording_compile(fn, **kwargs):
+        def run(scene):
+            seen.append(scene.yaw.shape[0])
+            return fn(scene)
+
+        return run
+
+    monkeypatch.setattr(device.torch, "compile", recording_compile)
+    gen = SynthRenderer(compile=True)
+    c = gen.rasteriser.style.chunk
+    z = torch.randn(c + 5, 64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        ref = G(z)
+        for n in (2, c + 5):
+            torch.testing.assert_close(gen(z[:n]), ref[:n], atol=1e-5, rtol=0)  # eager, any batch
+    assert seen == [2, c, c]
 
 
 def test_compile_does_not_hide_errors_of_the_input(monkeypatch: pytest.MonkeyPatch):

@@ -119,7 +119,9 @@ class Rasteriser(nn.Module):
             if signed not in self._compiled:
                 self._compiled[signed] = CompiledOrEager(render, "synth-render")
             render = self._compiled[signed]
-            parts = [render(_slice(scene, i, i + c, pad_to=c))[: min(c, n - i)] for i in range(0, n, c)]
+            # one compiled shape per batch size up to a chunk; larger batches pad their last chunk
+            pad = min(c, n)
+            parts = [render(_slice(scene, i, i + c, pad_to=pad))[: min(c, n - i)] for i in range(0, n, c)]
         else:
             parts = [render(_slice(scene, i, i + c)) for i in range(0, n, c)]
         img = torch.cat(parts) if parts else self.u.new_zeros(0, 3, self.u.shape[1])
@@ -333,7 +335,9 @@ class SynthRenderer(Generator):
         return self.rasteriser(scene, signed=True)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.render(self.scene(z))
+        # float32 even inside a mixed-precision region: edge and shading maths need the full mantissa
+        with torch.autocast(z.device.type, enabled=False):
+            return self.render(self.scene(z.float()))
 
 
 @GENERATORS.register("synth-render")

@@ -49,7 +49,7 @@ import torch
 from cleanfid.fid import fid_from_feats
 from torch import Tensor, nn
 
-from promptgen.device import cpu_autocast_dtype
+from promptgen.device import autocast_context, cpu_autocast_dtype
 from promptgen.generators.base import GENERATORS, Generator
 from promptgen.registry import ConfigError
 from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_prior
@@ -253,7 +253,7 @@ def adversarial_finetune(
         u = torch.randn(cfg.batch_size, vae.arch.latent_dim, generator=gen)
         with torch.no_grad():
             latent = prior(u)  # the prior is fixed: no gradient to it, computed once per step
-        with _autocast(autocast):
+        with autocast_context(autocast):
             with torch.no_grad():
                 fake = vae.decode(latent)
             critic_loss = _critic_step(critic, opt_critic, real, fake, cfg, step)
@@ -335,10 +335,6 @@ def _layout(autocast: torch.dtype | None) -> torch.memory_format:
     return torch.contiguous_format if autocast is None else torch.channels_last
 
 
-def _autocast(dtype: torch.dtype | None):
-    return torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None)
-
-
 def _batch(images: Tensor, index: Tensor, autocast: torch.dtype | None) -> Tensor:
     return _to_unit(images[index]).contiguous(memory_format=_layout(autocast))
 
@@ -359,7 +355,7 @@ def _train_epoch(
     order, logs = torch.randperm(len(images), generator=gen), []
     for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
         x = _batch(images, order[start : start + cfg.batch_size], autocast)
-        with _autocast(autocast):
+        with autocast_context(autocast):
             loss, log = vae.loss(x, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
