@@ -32,7 +32,7 @@ from promptgen.allocator import reuse_freed_memory
 from promptgen.world.metrics import render_pass_seconds
 from promptgen.world.render import SynthRenderer
 
-__all__ = ["main", "run"]
+__all__ = ["append_row", "main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
 _OLD_DEFAULTS = {"reuse_freed_memory": 0, "compile": 0}  # what rows measured before a column existed read
@@ -78,11 +78,11 @@ def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool, compile
         "compile": int(compiled),
         **{k: round(v, 1) for k, v in run(batch, repeats, compiled).items()},
     }
-    _append(out, row)
+    append_row(out, row)
     click.echo(row)
 
 
-def _append(out: Path, row: dict) -> None:
+def append_row(out: Path, row: dict) -> None:
     """Append ``row`` to the CSV at ``out``; rows of an older header get this column set's missing values."""
     old = []
     if out.is_file():

@@ -102,23 +102,29 @@ def test_raycast_hits_the_unit_sphere_in_the_head_frame(G: SynthRenderer):
     torch.testing.assert_close(radius, torch.ones_like(radius), atol=2e-3, rtol=0)
 
 
-def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
-    """An older CSV without the newest column keeps its rows, read with that column's documented default."""
+def _benchmark(name: str):
+    """Import the script benchmarks/<name>.py (the folder is not a package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "benchmarks" / "world_renderer.py"
-    spec = importlib.util.spec_from_file_location("world_renderer_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
+    """An older CSV without the newest column keeps its rows, read with that column's documented default."""
+    bench = _benchmark("world_renderer")
     out = tmp_path / "r.csv"
     out.write_text("date,threads,images_per_s_best\n2026-11-23,1,4254.8\n")
     row = {"date": "2026-12-01", "threads": 2, "reuse_freed_memory": 1, "images_per_s_best": 9.0}
-    bench._append(out, row)
+    bench.append_row(out, row)
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory"
     assert lines[1:] == ["2026-11-23,1,4254.8,0", "2026-12-01,2,9.0,1"]
-    bench._append(out, {**row, "compile": 1})  # the next column: both older rows read its default, 0
+    bench.append_row(out, {**row, "compile": 1})  # the next column: both older rows read its default, 0
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory,compile"
     assert lines[1:] == ["2026-11-23,1,4254.8,0,0", "2026-12-01,2,9.0,1,0", "2026-12-01,2,9.0,1,1"]
@@ -254,3 +260,21 @@ def test_compiled_renderer_matches_eager_images_and_gradients(G: SynthRenderer):
     (g_comp,) = torch.autograd.grad(gen(z).square().sum(), z)
     assert not gen.rasteriser._compiled[True].failed
     assert ((g_comp - g_eager).norm() / g_eager.norm()).item() < 1e-4
+
+
+def test_train_step_benchmark_measures_both_precisions(tmp_path):
+    """benchmarks/train_step.py times real Table-2 VAE steps in float32 and bfloat16 and appends a row."""
+    import csv
+
+    from click.testing import CliRunner
+
+    bench = _benchmark("train_step")
+    out = tmp_path / "t.csv"
+    args = ["--generator", "vae", "--steps", "3", "--warmup", "1", "--out", str(out)]
+    result = CliRunner().invoke(bench.main, args)
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["generator"] == "vae" and row["steps_timed"] == "2"
+    assert float(row["fp32_s_per_step"]) > 0 and float(row["bf16_s_per_step"]) > 0
+    bad = CliRunner().invoke(bench.main, ["--generator", "nope", "--steps", "2", "--warmup", "0"])
+    assert bad.exit_code != 0 and "no generator 'nope'" in bad.output
