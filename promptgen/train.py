@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from promptgen.checkpoint import atomic_save, save_inn, state_fingerprint
 from promptgen.conditions import DiscreteCondition, UniformCondition
-from promptgen.device import autocast_context, training_autocast_dtype
+from promptgen.device import autocast_context, cpu_autocast_dtype, training_autocast_dtype
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
 from promptgen.energies.prior import prior_energy
 from promptgen.flows import INN
@@ -104,7 +104,7 @@ class TrainConfig:
             value = getattr(cfg, key)
             if value not in known:
                 raise ConfigError(f"train.{key}: expected one of {', '.join(known)}, got {value!r}")
-        training_autocast_dtype(cfg.precision, torch.device("cpu"), "train.precision")
+        cpu_autocast_dtype(cfg.precision, "train.precision")  # validates the value
         return cfg
 
 
