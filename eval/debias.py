@@ -30,9 +30,12 @@ __all__ = [
     "TABLE2_COLUMNS",
     "binary_labels",
     "judge_labels",
+    "judge_log_probs",
+    "labels_from_log_probs",
     "direction_latents",
     "kl_columns",
     "promptgen_latents",
+    "resample_indices",
     "resample_latents",
     "unmodified_latents",
 ]
@@ -60,6 +63,30 @@ def kl_columns(
 
 
 @torch.no_grad()
+def judge_log_probs(
+    generator: Generator,
+    z: Tensor,
+    judges: Mapping[str, nn.Module],
+    heads: Sequence[str],
+    batch_size: int = 256,
+) -> dict[str, dict[str, Tensor]]:
+    """log P(class | G(z)), (N, K) float32 on the CPU, per judge and head; each image is rendered once."""
+    out = {j: {h: [] for h in heads} for j in judges}
+    device = next(iter(generator.buffers()), z).device
+    for chunk in z.split(batch_size):
+        images = generator(chunk.to(device))
+        for name, clf in judges.items():
+            logits = clf(images)
+            for h in heads:
+                out[name][h].append(class_log_probs(logits[h]).float().cpu())
+    return {j: {h: torch.cat(v) for h, v in logps.items()} for j, logps in out.items()}
+
+
+def labels_from_log_probs(logps: Mapping[str, Tensor]) -> dict[str, np.ndarray]:
+    """0/1 labels (P(positive) ≥ 0.5) per binary head from :func:`judge_log_probs`' output of one judge."""
+    return {h: (lp.exp()[:, 1] >= 0.5).numpy().astype(np.int64) for h, lp in logps.items()}
+
+
 def judge_labels(
     generator: Generator,
     z: Tensor,
@@ -68,16 +95,8 @@ def judge_labels(
     batch_size: int = 256,
 ) -> dict[str, dict[str, np.ndarray]]:
     """0/1 labels (P(positive) ≥ 0.5) of G(z) per judge and head; each image is rendered once."""
-    out = {j: {h: [] for h in heads} for j in judges}
-    device = next(iter(generator.buffers()), z).device
-    for chunk in z.split(batch_size):
-        images = generator(chunk.to(device))
-        for name, clf in judges.items():
-            logits = clf(images)
-            for h in heads:
-                prob = class_log_probs(logits[h]).exp()[:, 1]
-                out[name][h].append((prob >= 0.5).cpu().numpy().astype(np.int64))
-    return {j: {h: np.concatenate(v) for h, v in labels.items()} for j, labels in out.items()}
+    logps = judge_log_probs(generator, z, judges, heads, batch_size)
+    return {j: labels_from_log_probs(lp) for j, lp in logps.items()}
 
 
 def binary_labels(
@@ -118,7 +137,32 @@ def direction_latents(
     return balance_along_directions(z, directions, targets)
 
 
-@torch.no_grad()
+def resample_indices(
+    logps: Mapping[str, Tensor],
+    heads: Sequence[str],
+    combos: Tensor,
+    per_combo: int,
+    *,
+    weight: float,
+    seed: int,
+    on_ess: Callable[[Tensor, float], None] | None = None,
+) -> Tensor:
+    """Pool rows drawn with weights Π_j P(c_j | G(z))^λ, ``per_combo`` draws for each combination (in order).
+
+    ``logps``: the pool's control-classifier log-probabilities per head, (P, 2) (:func:`judge_log_probs`).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    logp = {h: logps[h].double() for h in heads}
+    picked = []
+    for c in combos:
+        logw = weight * sum(logp[h][:, int(c[j])] for j, h in enumerate(heads))
+        w = torch.softmax(logw, 0)
+        if on_ess is not None:
+            on_ess(c, float(1.0 / (w * w).sum()))
+        picked.append(torch.multinomial(w, per_combo, replacement=True, generator=gen))
+    return torch.cat(picked)
+
+
 def resample_latents(
     generator: Generator,
     classifier: nn.Module,
@@ -132,20 +176,7 @@ def resample_latents(
     batch_size: int = 512,
     on_ess: Callable[[Tensor, float], None] | None = None,
 ) -> Tensor:
-    """Resample a prior pool with weights Π_j P(c_j | G(z))^λ, ``per_combo`` draws for each combination."""
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(pool, generator.latent_dim, generator=gen)
-    logps = {h: [] for h in heads}
-    for chunk in z.split(batch_size):
-        logits = classifier(generator(chunk))
-        for h in heads:
-            logps[h].append(class_log_probs(logits[h]).double())
-    logp = {h: torch.cat(v) for h, v in logps.items()}
-    picked = []
-    for c in combos:
-        logw = weight * sum(logp[h][:, int(c[j])] for j, h in enumerate(heads))
-        w = torch.softmax(logw, 0)
-        if on_ess is not None:
-            on_ess(c, float(1.0 / (w * w).sum()))
-        picked.append(z[torch.multinomial(w, per_combo, replacement=True, generator=gen)])
-    return torch.cat(picked)
+    """Resample a prior pool (z_i seeded by (seed, i)) with :func:`resample_indices`' weights."""
+    z = per_sample_normal(seed, range(pool), generator.latent_dim)
+    logps = judge_log_probs(generator, z, {"control": classifier}, heads, batch_size)["control"]
+    return z[resample_indices(logps, heads, combos, per_combo, weight=weight, seed=seed, on_ess=on_ess)]

@@ -17,6 +17,9 @@ from promptgen.registry import ConfigError
 __all__ = [
     "CompiledOrEager",
     "autocast_context",
+    "call_in_fixed_chunks",
+    "concat_chunks",
+    "pad_rows",
     "compile_enabled",
     "cpu_autocast_dtype",
     "resolve_device",
@@ -118,3 +121,33 @@ class CompiledOrEager:
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             logger.warning("%s: torch.compile failed (%s); running eagerly", self.where, reason)
             return out
+
+
+def pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """``x`` with its last row repeated until it has ``rows`` rows (unchanged if it has that many)."""
+    short = rows - x.shape[0]
+    return x if short <= 0 else torch.cat([x, x[-1:].expand(short, *x.shape[1:])])
+
+
+def call_in_fixed_chunks(
+    fn: Callable[[Any], Any], n: int, chunk: int, take: Callable[[int, int, int], Any]
+) -> list[Any]:
+    """``fn`` over rows [0, n) in chunks of ``chunk`` rows, so that compiled code sees few shapes.
+
+    ``take(start, stop, pad_to)`` returns rows [start, stop) padded to ``pad_to`` rows. A batch of at most
+    one chunk runs at its own size; a longer one pads its last chunk to a full chunk. Returns each chunk's
+    output (a tensor or a dict of tensors) cut back to its real rows. Outputs are per row, so padding never
+    changes a result.
+    """
+    pad, parts = min(chunk, n), []
+    for start in range(0, n, chunk):
+        out, real = fn(take(start, start + chunk, pad)), min(chunk, n - start)
+        parts.append({k: v[:real] for k, v in out.items()} if isinstance(out, dict) else out[:real])
+    return parts
+
+
+def concat_chunks(parts: list[Any]) -> Any:
+    """The outputs of :func:`call_in_fixed_chunks` (at least one) joined along the batch."""
+    if isinstance(parts[0], dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return torch.cat(parts)

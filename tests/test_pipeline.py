@@ -13,7 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
-    "table2.csv": ["table2_train", "table2_method"],
+    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen"],
     "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],

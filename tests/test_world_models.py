@@ -102,6 +102,51 @@ def test_missing_or_malformed_checkpoint_is_a_one_line_error(tmp_path, kind):
         MODELS.build({"kind": kind, "checkpoint": str(bad)})
 
 
+@pytest.mark.parametrize("kind", ["world-classifier", "world-pose", "world-id", "world-features"])
+def test_compiled_models_run_in_fixed_chunks_with_eager_outputs(recording_compile: list[int], kind):
+    """``compile``: a batch up to one chunk runs at its own size, a longer one pads its last chunk; padding
+    never changes an output (the recording backend runs the eager code, so outputs agree to rounding)."""
+    from promptgen.world.nets import COMPILE_CHUNK
+
+    role = {"world-classifier": "attributes-control", "world-pose": "pose", "world-id": "identity"}
+    entry = {"kind": kind, "checkpoint": str(WEIGHTS / ROLES[role.get(kind, "features")].filename)}
+    eager, compiled = MODELS.build(entry), MODELS.build({**entry, "compile": True})
+    x = torch.rand(COMPILE_CHUNK + 5, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        for n in (3, len(x)):
+            ref, out = eager(x[:n]), compiled(x[:n])
+            ref, out = (ref, out) if isinstance(ref, dict) else ({"": ref}, {"": out})
+            for k in ref:
+                torch.testing.assert_close(out[k], ref[k], atol=1e-5, rtol=1e-5)
+    assert recording_compile == [3, COMPILE_CHUNK, COMPILE_CHUNK]
+
+
+def test_bad_compile_value_is_named():
+    entry = {"kind": "world-classifier", "checkpoint": str(WEIGHTS / ROLES["attributes-control"].filename)}
+    with pytest.raises(ConfigError, match="compile: expected true, false or auto, got 'yes'"):
+        MODELS.build({**entry, "compile": "yes"}, where="models.control_classifier")
+
+
+@pytest.mark.slow
+def test_compiled_classifier_matches_eager_logits_and_input_gradients():
+    """The real torch.compile path (a C++ compiler is needed; ≈ 15 s per gradient mode on a cold cache)."""
+    from promptgen.device import compile_enabled
+
+    if not compile_enabled("auto"):
+        pytest.skip("no C++ compiler on the PATH for Inductor's CPU kernels")
+    entry = {"kind": "world-classifier", "checkpoint": str(WEIGHTS / ROLES["attributes-control"].filename)}
+    eager, compiled = MODELS.build(entry), MODELS.build({**entry, "compile": True})
+    x = (torch.rand(70, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1).requires_grad_(True)
+    with torch.no_grad():
+        ref, out = eager(x), compiled(x)
+    for k in ref:
+        torch.testing.assert_close(out[k], ref[k], atol=1e-4, rtol=1e-4)
+    (g_eager,) = torch.autograd.grad(eager(x)["male"].sum(), x)
+    (g_comp,) = torch.autograd.grad(compiled(x)["male"].sum(), x)
+    torch.testing.assert_close(g_comp, g_eager, atol=1e-5, rtol=1e-3)
+    assert not compiled.net._compiled["_heads"].failed
+
+
 def test_wrong_role_is_rejected():
     with pytest.raises(ConfigError, match="pose"):
         MODELS.build({"kind": "world-pose", "checkpoint": str(WEIGHTS / ROLES["identity"].filename)})

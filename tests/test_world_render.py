@@ -196,21 +196,9 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch: pytest.MonkeyPatc
     assert copy.deepcopy(gen).rasteriser._compiled is None  # compiled code is never copied
 
 
-def test_compiled_path_pads_only_a_short_last_chunk(monkeypatch: pytest.MonkeyPatch, G: SynthRenderer):
+def test_compiled_path_pads_only_a_short_last_chunk(recording_compile: list[int], G: SynthRenderer):
     """A batch up to one chunk renders as it is (a training batch of 2 is not padded to 32 images); a longer
     batch pads its last chunk to the chunk size, so it runs at one compiled shape."""
-    import promptgen.device as device
-
-    seen = []
-
-    def recording_compile(fn, **kwargs):
-        def run(scene):
-            seen.append(scene.yaw.shape[0])
-            return fn(scene)
-
-        return run
-
-    monkeypatch.setattr(device.torch, "compile", recording_compile)
     gen = SynthRenderer(compile=True)
     c = gen.rasteriser.style.chunk
     z = torch.randn(c + 5, 64, generator=torch.Generator().manual_seed(4))
@@ -218,7 +206,7 @@ def test_compiled_path_pads_only_a_short_last_chunk(monkeypatch: pytest.MonkeyPa
         ref = G(z)
         for n in (2, c + 5):
             torch.testing.assert_close(gen(z[:n]), ref[:n], atol=1e-5, rtol=0)  # eager, any batch
-    assert seen == [2, c, c]
+    assert recording_compile == [2, c, c]
 
 
 def test_compile_does_not_hide_errors_of_the_input(monkeypatch: pytest.MonkeyPatch):

@@ -53,6 +53,22 @@ def test_generator_contract(checkpoint: Path):
     assert not any(p.requires_grad for p in G.parameters())
 
 
+def test_compiled_decoder_runs_in_fixed_chunks(recording_compile: list[int], checkpoint: Path):
+    """``compile``: decodes in chunks of 64 latents (a short batch at its own size), the eager images."""
+    import copy
+
+    entry = {"kind": "world-vae", "checkpoint": str(checkpoint)}
+    eager, compiled = build_generator(entry, psi=0.7), build_generator({**entry, "compile": True}, psi=0.7)
+    z = torch.randn(69, eager.latent_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for n in (3, 69):
+            torch.testing.assert_close(compiled(z[:n]), eager(z[:n]), atol=1e-5, rtol=0)
+    assert recording_compile == [3, 64, 64]
+    assert copy.deepcopy(compiled)._compiled is None  # compiled code is never copied
+    with pytest.raises(ConfigError, match="generator.compile: expected true, false or auto"):
+        build_generator({**entry, "compile": "sometimes"})
+
+
 def test_truncation_scales_the_latent(checkpoint: Path):
     entry = {"kind": "world-vae", "checkpoint": str(checkpoint)}
     z = torch.randn(4, 8)

@@ -38,7 +38,9 @@ class WorldClassifier(nn.Module):
 
 
 @MODELS.register("world-classifier")
-def load_world_classifier(checkpoint: str | Path, device: str | torch.device = "cpu") -> WorldClassifier:
+def load_world_classifier(
+    checkpoint: str | Path, device: str | torch.device = "cpu", compile: bool | str = False
+) -> WorldClassifier:
     """Load a world classifier from an explicit ``checkpoint`` path (see ``weights/world/MANIFEST.json``)."""
-    net, _ = load_checkpoint(checkpoint, role="classifier")
+    net, _ = load_checkpoint(checkpoint, role="classifier", compile=compile)
     return WorldClassifier(net).to(device)

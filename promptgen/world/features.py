@@ -65,9 +65,11 @@ class CleanFIDExtractor(nn.Module):
 
 
 @MODELS.register("world-features")
-def load_world_features(checkpoint: str | Path, device: str | torch.device = "cpu") -> WorldFeatures:
+def load_world_features(
+    checkpoint: str | Path, device: str | torch.device = "cpu", compile: bool | str = False
+) -> WorldFeatures:
     """Load the world's FID feature extractor from an explicit ``checkpoint`` path."""
-    net, _ = load_checkpoint(checkpoint, role="features")
+    net, _ = load_checkpoint(checkpoint, role="features", compile=compile)
     return WorldFeatures(net).to(device)
 
 

@@ -74,9 +74,11 @@ class WorldIdentityEmbedder(nn.Module):
 
 
 @MODELS.register("world-id")
-def load_world_id(checkpoint: str | Path, device: str | torch.device = "cpu") -> WorldIdentityEmbedder:
+def load_world_id(
+    checkpoint: str | Path, device: str | torch.device = "cpu", compile: bool | str = False
+) -> WorldIdentityEmbedder:
     """Load the world's ID embedder from an explicit ``checkpoint`` path."""
     from promptgen.world.nets import load_checkpoint
 
-    net, _ = load_checkpoint(checkpoint, role="identity")
+    net, _ = load_checkpoint(checkpoint, role="identity", compile=compile)
     return WorldIdentityEmbedder(net).to(device)

@@ -6,18 +6,24 @@ the architecture is rebuilt from ``arch`` and ``heads``, so an adapter needs not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from promptgen.device import CompiledOrEager, call_in_fixed_chunks, compile_enabled, concat_chunks, pad_rows
 from promptgen.registry import ConfigError
 
 __all__ = ["ConvArch", "ConvNet", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = 1
+# Rows per compiled call: on a CPU a compiled net runs 64 images 2.5× faster than eager ones (0.17 vs 0.43
+# ms an image, one thread), and faster per image than at 128 or 256.
+COMPILE_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class ConvNet(nn.Module):
     def __init__(self, arch: ConvArch, heads: dict[str, int]):
         super().__init__()
         self.arch, self.head_sizes = arch, dict(heads)
+        self.compile, self._compiled = False, None
         layers: list[nn.Module] = []
         c_in = 3
         for i, c in enumerate(arch.widths):
@@ -70,13 +77,35 @@ class ConvNet(nn.Module):
 
     def features(self, x: Tensor) -> Tensor:
         """The (N, hidden) feature layer."""
+        return self._run(self._features, x)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return self._run(self._heads, x)
+
+    def _run(self, fn: Callable[[Tensor], Any], x: Tensor) -> Any:
+        if not self.compile or x.shape[0] == 0:
+            return fn(x)
+        if self._compiled is None:
+            self._compiled = {}
+        if fn.__name__ not in self._compiled:
+            self._compiled[fn.__name__] = CompiledOrEager(fn, "world model")
+        take = lambda i, j, pad: pad_rows(x[i:j], pad)  # noqa: E731
+        return concat_chunks(
+            call_in_fixed_chunks(self._compiled[fn.__name__], x.shape[0], COMPILE_CHUNK, take)
+        )
+
+    def _features(self, x: Tensor) -> Tensor:
         h = self.trunk(self.preprocess(x))
         h = h.flatten(1) if self.arch.pool == "flatten" else h.mean((2, 3))
         return self.fc(h)
 
-    def forward(self, x: Tensor) -> dict[str, Tensor]:
-        f = self.features(x)
+    def _heads(self, x: Tensor) -> dict[str, Tensor]:
+        f = self._features(x)
         return {name: _squeeze(head(f)) for name, head in self.heads.items()}
+
+    def __getstate__(self) -> dict:
+        # compiled code is rebuilt on first use, never copied or pickled
+        return {**super().__getstate__(), "_compiled": None}
 
 
 def _squeeze(y: Tensor) -> Tensor:
@@ -99,11 +128,15 @@ def save_checkpoint(path: str | Path, net: ConvNet, role: str, meta: dict | None
     torch.save(blob | {"state_dict": state}, path)
 
 
-def load_checkpoint(path: str | Path, role: str | None = None) -> tuple[ConvNet, dict]:
+def load_checkpoint(
+    path: str | Path, role: str | None = None, compile: bool | str = False
+) -> tuple[ConvNet, dict]:
     """Rebuild a :class:`ConvNet` from ``path`` (frozen, eval mode); returns it and the checkpoint's meta.
 
-    Raises a one-line :class:`~promptgen.registry.ConfigError` naming the file if it is missing, malformed
-    or of another role.
+    ``compile`` (``true``, ``false`` or ``auto``, see :func:`promptgen.device.compile_enabled`): run the net
+    through ``torch.compile`` in fixed chunks of :data:`COMPILE_CHUNK` images (outputs agree with eager ones
+    to float rounding). Raises a one-line :class:`~promptgen.registry.ConfigError` naming the file if it is
+    missing, malformed or of another role.
     """
     path = Path(path)
     if not path.is_file():
@@ -121,4 +154,5 @@ def load_checkpoint(path: str | Path, role: str | None = None) -> tuple[ConvNet,
         ) from err
     if role is not None and blob["role"] != role:
         raise ConfigError(f"checkpoint: {path} holds a {blob['role']!r} model, expected {role!r}")
+    net.compile = compile_enabled(compile, "models.compile")
     return net.eval().requires_grad_(False), dict(blob.get("meta", {}))

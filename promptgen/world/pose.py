@@ -55,9 +55,11 @@ class WorldPoseRegressor(nn.Module):
 
 
 @MODELS.register("world-pose")
-def load_world_pose(checkpoint: str | Path, device: str | torch.device = "cpu") -> WorldPoseRegressor:
+def load_world_pose(
+    checkpoint: str | Path, device: str | torch.device = "cpu", compile: bool | str = False
+) -> WorldPoseRegressor:
     """Load the world's pose regressor from an explicit ``checkpoint`` path."""
     from promptgen.world.nets import load_checkpoint
 
-    net, meta = load_checkpoint(checkpoint, role="pose")
+    net, meta = load_checkpoint(checkpoint, role="pose", compile=compile)
     return WorldPoseRegressor(net, meta.get("angle_scale", 3.0)).to(device)

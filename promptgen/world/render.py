@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from promptgen.device import CompiledOrEager, compile_enabled
+from promptgen.device import CompiledOrEager, call_in_fixed_chunks, compile_enabled, pad_rows
 from promptgen.generators.base import GENERATORS, Generator
 from promptgen.world.latent_map import WorldMap, get_world
 from promptgen.world.pose import angles_to_rotation
@@ -75,8 +75,8 @@ class Rasteriser(nn.Module):
             :func:`promptgen.device.compile_enabled`). Its fused kernels render ≈ 2.3× faster and
             backpropagate ≈ 2.5× faster on CPU, after a one-off compilation (≈ 40 s per process and
             gradient mode; Inductor's on-disk cache makes later processes start in seconds); the images
-            agree with eager rendering to float rounding. A short last chunk is padded to ``style.chunk``
-            so that one shape is ever compiled.
+            agree with eager rendering to float rounding. Chunks have fixed shapes
+            (:func:`promptgen.device.call_in_fixed_chunks`).
     """
 
     def __init__(self, resolution: int = 64, style: RenderStyle | None = None, compile: bool | str = False):
@@ -118,10 +118,9 @@ class Rasteriser(nn.Module):
                 self._compiled = {}
             if signed not in self._compiled:
                 self._compiled[signed] = CompiledOrEager(render, "synth-render")
-            render = self._compiled[signed]
-            # one compiled shape per batch size up to a chunk; larger batches pad their last chunk
-            pad = min(c, n)
-            parts = [render(_slice(scene, i, i + c, pad_to=pad))[: min(c, n - i)] for i in range(0, n, c)]
+            parts = call_in_fixed_chunks(
+                self._compiled[signed], n, c, lambda i, j, pad: _slice(scene, i, j, pad_to=pad)
+            )
         else:
             parts = [render(_slice(scene, i, i + c)) for i in range(0, n, c)]
         img = torch.cat(parts) if parts else self.u.new_zeros(0, 3, self.u.shape[1])
@@ -287,11 +286,7 @@ class Rasteriser(nn.Module):
 
 def _slice(scene: Scene, start: int, stop: int, pad_to: int = 0) -> Scene:
     """Rows [start, stop) of a scene; with ``pad_to``, a short slice repeats its last row up to that many."""
-    rows = {k: v[start:stop] for k, v in scene.__dict__.items()}
-    short = pad_to - next(iter(rows.values())).shape[0]
-    if short > 0:
-        rows = {k: torch.cat([v, v[-1:].expand(short, *v.shape[1:])]) for k, v in rows.items()}
-    return Scene(**rows)
+    return Scene(**{k: pad_rows(v[start:stop], pad_to) for k, v in scene.__dict__.items()})
 
 
 def render_scene(scene: Scene, resolution: int = 64, style: RenderStyle | None = None) -> Tensor:

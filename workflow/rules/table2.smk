@@ -8,7 +8,6 @@ T2_METHODS = ["unmodified", "direction", "resample", "promptgen"]
 
 
 wildcard_constraints:
-    method="|".join(T2_METHODS),
     seed=r"\d+",
 
 
@@ -37,16 +36,17 @@ rule table2_train:
         "../scripts/table2_train.py"
 
 
-rule table2_method:
-    """KL columns of one method on one generator and seed, judged by every classifier (and the oracle)."""
-    input:
-        lambda w: [R(f"table2/{w.gen}/seed{w.seed}/inn.pt")] if w.method == "promptgen" else [],
+rule table2_baselines:
+    """Unmodified, latent-direction and importance-resampling rows of one generator and seed, from one pool of
+    prior samples rendered once and judged by every classifier (and the oracle)."""
     output:
-        R("table2/{gen}/seed{seed}/{method}.csv"),
+        unmodified=R("table2/{gen}/seed{seed}/unmodified.csv"),
+        direction=R("table2/{gen}/seed{seed}/direction.csv"),
+        resample=R("table2/{gen}/seed{seed}/resample.csv"),
     log:
-        R("logs/table2_method/{gen}_seed{seed}_{method}.log"),
+        R("logs/table2_baselines/{gen}_seed{seed}.log"),
     benchmark:
-        R("benchmarks/table2_method/{gen}_seed{seed}_{method}.tsv")
+        R("benchmarks/table2_baselines/{gen}_seed{seed}.tsv")
     threads: config["threads"]
     resources:
         mem_mb=4000,
@@ -60,7 +60,34 @@ rule table2_method:
     conda:
         ENV
     script:
-        "../scripts/table2_method.py"
+        "../scripts/table2_baselines.py"
+
+
+rule table2_promptgen:
+    """PromptGen's rows of one generator and seed: samples of its conditional INN, judged by every classifier
+    (and the oracle)."""
+    input:
+        R("table2/{gen}/seed{seed}/inn.pt"),
+    output:
+        R("table2/{gen}/seed{seed}/promptgen.csv"),
+    log:
+        R("logs/table2_promptgen/{gen}_seed{seed}.log"),
+    benchmark:
+        R("benchmarks/table2_promptgen/{gen}_seed{seed}.tsv")
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=60,
+        gpu=GPU,
+    params:
+        generator=lambda w: generator_entry(w.gen),
+        table2=T2_EVAL,
+        models=config["models"],
+        device=config["device"],
+    conda:
+        ENV
+    script:
+        "../scripts/table2_promptgen.py"
 
 
 rule table2:
