@@ -17,9 +17,6 @@ Usage: ``python benchmarks/train_step.py --threads 1 --generator render --genera
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,11 +30,10 @@ from snakemake.utils import validate
 from eval.specs import generator_section
 from eval.table2 import train_spec
 from promptgen.allocator import reuse_freed_memory
-from promptgen.device import cpu_autocast_dtype
 from promptgen.spec import train_from_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from world_renderer import append_row  # noqa: E402  (the benchmarks share one CSV writer)
+from world_renderer import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["main", "step_seconds"]
 
@@ -78,12 +74,7 @@ def main(generators, steps: int, warmup: int, threads: int, config_path: Path, o
         fp32 = step_seconds(config, name, "fp32", steps, warmup)
         bf16 = step_seconds(config, name, "bf16", steps, warmup)
         row = {
-            "date": dt.datetime.now().isoformat(timespec="seconds"),
-            "machine": platform.processor() or platform.machine(),
-            "amx": int(cpu_autocast_dtype("auto") is not None),
-            "cpus": os.cpu_count(),
-            "threads": threads,
-            "load_avg_1min": round(os.getloadavg()[0], 2),
+            **machine_columns(threads),
             "generator": name,
             "steps_timed": steps - warmup,
             "fp32_s_per_step": round(fp32, 4),

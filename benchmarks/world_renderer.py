@@ -29,10 +29,11 @@ import click
 import torch
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.device import cpu_autocast_dtype
 from promptgen.world.metrics import render_pass_seconds
 from promptgen.world.render import SynthRenderer
 
-__all__ = ["append_row", "main", "run"]
+__all__ = ["append_row", "machine_columns", "main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
 _OLD_DEFAULTS = {"reuse_freed_memory": 0, "compile": 0}  # what rows measured before a column existed read
@@ -80,6 +81,18 @@ def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool, compile
     }
     append_row(out, row)
     click.echo(row)
+
+
+def machine_columns(threads: int) -> dict:
+    """The columns every benchmark row starts with: when, on what CPU, how many threads, under what load."""
+    return {
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": platform.processor() or platform.machine(),
+        "amx": int(cpu_autocast_dtype("auto") is not None),
+        "cpus": os.cpu_count(),
+        "threads": threads,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def append_row(out: Path, row: dict) -> None:

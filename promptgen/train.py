@@ -74,6 +74,12 @@ class TrainConfig:
             ``auto`` (bfloat16 where the CPU has AMX tiles, else float32; see
             :func:`promptgen.device.cpu_autocast_dtype`). A generator may keep parts in float32 (the world
             renderer always rasterises in float32).
+        energy_warmup: fraction w of the steps over which the energy terms' weights ramp linearly up to
+            their configured values (step t of T trains against s·E with s = min(1, t / (w T)); 0: none,
+            the paper's). The objective of every step after the ramp is Eq. 10 unchanged; early on the
+            INN stays near the prior and spreads its mass before the energy pulls it into modes, which keeps
+            a conditional INN from settling part of a rare condition's mass on samples that fool the
+            control classifier (README, Table 2).
     """
 
     steps: int = 1280
@@ -87,6 +93,7 @@ class TrainConfig:
     estimator: str = "reparam"
     energy_gradient: str = "path"
     precision: str = "fp32"
+    energy_warmup: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> TrainConfig:
@@ -105,7 +112,16 @@ class TrainConfig:
             if value not in known:
                 raise ConfigError(f"train.{key}: expected one of {', '.join(known)}, got {value!r}")
         cpu_autocast_dtype(cfg.precision, "train.precision")  # validates the value
+        w = cfg.energy_warmup
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
+            raise ConfigError(f"train.energy_warmup: expected a fraction of the steps in [0, 1], got {w!r}")
         return cfg
+
+    def energy_scale(self, step: int) -> float:
+        """The factor on the energy weights at optimiser step ``step`` (0-based) of the warm-up ramp."""
+        if not self.energy_warmup:
+            return 1.0
+        return min(1.0, (step + 1) / (self.energy_warmup * self.steps))
 
 
 @dataclass
@@ -127,6 +143,7 @@ def _loss_terms(
     frozen: INN | None = None,
     score: bool = False,
     autocast: torch.dtype | None = None,
+    energy_scale: float = 1.0,
 ) -> tuple[dict[str, Tensor], Tensor]:
     """The logged terms of Eq. 10 and the scalar to backpropagate (their sum, or a surrogate).
 
@@ -136,6 +153,7 @@ def _loss_terms(
     gradient is the score-function one, E_q[(E − b) ∇_θ log q_θ(z)] at fixed z, with b the mean of the
     other samples' energies (leave-one-out), so G and the energy models run without autograd. With
     ``autocast`` G and the energy models run in that mixed precision; the energies are returned as float32.
+    ``energy_scale`` multiplies every energy weight (the warm-up ramp of :class:`TrainConfig`).
     """
     z, logdet = inn(eps, cond)
     extra = z.new_zeros(())
@@ -160,14 +178,15 @@ def _loss_terms(
         eps_at_z, logdet_inv = inn.inverse(z.detach(), cond)
         log_q = logdet_inv - prior_energy(eps_at_z)  # log q_θ(z) + const, differentiable in θ only
     for name, v in values.items():
-        terms[name] = energy.weights[name] * v.mean()
+        weight = energy_scale * energy.weights[name]
+        terms[name] = weight * v.mean()
         if score:
             n = v.shape[0]
             if v.shape != (n,):
                 shape = tuple(v.shape)
                 raise ValueError(f"energy {name!r}: the score gradient needs shape ({n},), got {shape}")
             baseline = (v.sum() - v) / (n - 1) if n > 1 else torch.zeros_like(v)
-            extra = extra + energy.weights[name] * ((v - baseline).detach() * log_q).mean()
+            extra = extra + weight * ((v - baseline).detach() * log_q).mean()
     return terms, sum(terms.values()) + extra
 
 
@@ -298,6 +317,7 @@ def train(
                         frozen,
                         config.energy_gradient == "score",
                         autocast,
+                        config.energy_scale(step),
                     )
                 except NonFiniteEnergyError as err:
                     _fail(state_path, inn, opt, rng, step, meta, str(err), log)

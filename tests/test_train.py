@@ -293,3 +293,27 @@ def test_bf16_training_writes_a_float32_inn(tmp_path) -> None:
     inn2, meta = load_inn(res.checkpoint)
     assert meta["train"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 for v in inn2.state_dict().values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, "half", True])
+def test_bad_energy_warmup_is_a_one_line_error(bad) -> None:
+    with pytest.raises(ConfigError, match="train.energy_warmup: expected a fraction of the steps in"):
+        TrainConfig.from_dict({"energy_warmup": bad})
+
+
+def test_energy_warmup_ramps_the_energy_weights_then_trains_eq10(tmp_path) -> None:
+    cfg = TrainConfig.from_dict({"steps": 10, "energy_warmup": 0.5})
+    assert [cfg.energy_scale(t) for t in (0, 1, 4, 9)] == [0.2, 0.4, 1.0, 1.0]
+    assert TrainConfig(steps=10).energy_scale(0) == 1.0
+    logs = {}
+    for warmup in (0.0, 0.5):
+        gen, inn, energy = _setup()
+        cfg = TrainConfig(steps=4, batch_size=16, lr=1e-2, energy_warmup=warmup)
+        train(gen, inn, energy, cfg, tmp_path / str(warmup), progress=False)
+        with open(tmp_path / str(warmup) / "loss.csv") as f:
+            logs[warmup] = list(csv.DictReader(f))
+    # step 1: same INN and ε, the energy term at half weight; the INN's own terms unchanged
+    first, ramped = logs[0.0][0], logs[0.5][0]
+    assert float(ramped["q"]) == pytest.approx(0.5 * float(first["q"]), rel=1e-6)
+    assert float(ramped["jac"]) == pytest.approx(float(first["jac"]), rel=1e-6)
+    assert logs[0.0][1]["q"] != logs[0.5][1]["q"]  # the ramp changed the first update

@@ -266,3 +266,26 @@ def test_train_step_benchmark_measures_both_precisions(tmp_path):
     assert float(row["fp32_s_per_step"]) > 0 and float(row["bf16_s_per_step"]) > 0
     bad = CliRunner().invoke(bench.main, ["--generator", "nope", "--steps", "2", "--warmup", "0"])
     assert bad.exit_code != 0 and "no generator 'nope'" in bad.output
+
+
+def test_world_models_benchmark_times_eager_and_compiled_calls(tmp_path, recording_compile: list[int]):
+    """The compiled model is the config's entry with ``compile: true`` (eager kernels here, recorded): the
+    benchmark times both, compares their outputs and appends one row per case."""
+    import csv
+
+    from click.testing import CliRunner
+
+    bench = _benchmark("world_models")
+    out = tmp_path / "models.csv"
+    args = ["--case", "classifier_forward", "--case", "vae_train", "--repeats", "1", "--warmup", "0"]
+    result = CliRunner().invoke(bench.main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [r["case"] for r in rows] == ["classifier_forward", "vae_train"]
+    assert [r["batch"] for r in rows] == ["256", "64"]
+    for row in rows:
+        assert float(row["eager_s"]) > 0 and float(row["compiled_s"]) > 0
+        assert float(row["max_abs_diff"]) < 1e-3  # the same model, chunked
+    assert recording_compile == [64] * 4 + [64]  # 256 images in four chunks, then one training batch
+    bad = CliRunner().invoke(bench.main, ["--case", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
