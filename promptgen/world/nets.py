@@ -21,8 +21,8 @@ from promptgen.registry import ConfigError
 __all__ = ["ConvArch", "ConvNet", "load_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = 1
-# Rows per compiled call: on a CPU a compiled net runs 64 images 2.5× faster than eager ones (0.17 vs 0.43
-# ms an image, one thread), and faster per image than at 128 or 256.
+# Rows per compiled call: a compiled classifier took 0.17 ms an image at 64 rows, 0.18-0.20 at 128 and
+# 0.23-0.25 at 256 (one thread; benchmarks/world_models.py times eager against compiled).
 COMPILE_CHUNK = 64
 
 
