@@ -18,7 +18,7 @@ __all__ = [
     "CompiledOrEager",
     "autocast_context",
     "call_in_fixed_chunks",
-    "concat_chunks",
+    "call_rows_in_fixed_chunks",
     "pad_rows",
     "compile_enabled",
     "cpu_autocast_dtype",
@@ -146,8 +146,12 @@ def call_in_fixed_chunks(
     return parts
 
 
-def concat_chunks(parts: list[Any]) -> Any:
-    """The outputs of :func:`call_in_fixed_chunks` (at least one) joined along the batch."""
+def call_rows_in_fixed_chunks(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, chunk: int) -> Any:
+    """``fn`` over the rows of ``x`` by :func:`call_in_fixed_chunks`, the outputs (a tensor or a dict of
+    tensors) joined along the batch; an empty ``x`` goes to ``fn`` as it is."""
+    if x.shape[0] == 0:
+        return fn(x)
+    parts = call_in_fixed_chunks(fn, x.shape[0], chunk, lambda i, j, pad: pad_rows(x[i:j], pad))
     if isinstance(parts[0], dict):
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     return torch.cat(parts)

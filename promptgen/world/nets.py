@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from promptgen.device import CompiledOrEager, call_in_fixed_chunks, compile_enabled, concat_chunks, pad_rows
+from promptgen.device import CompiledOrEager, call_rows_in_fixed_chunks, compile_enabled
 from promptgen.registry import ConfigError
 
 __all__ = ["ConvArch", "ConvNet", "load_checkpoint", "save_checkpoint"]
@@ -83,16 +83,13 @@ class ConvNet(nn.Module):
         return self._run(self._heads, x)
 
     def _run(self, fn: Callable[[Tensor], Any], x: Tensor) -> Any:
-        if not self.compile or x.shape[0] == 0:
+        if not self.compile:
             return fn(x)
         if self._compiled is None:
             self._compiled = {}
         if fn.__name__ not in self._compiled:
             self._compiled[fn.__name__] = CompiledOrEager(fn, "world model")
-        take = lambda i, j, pad: pad_rows(x[i:j], pad)  # noqa: E731
-        return concat_chunks(
-            call_in_fixed_chunks(self._compiled[fn.__name__], x.shape[0], COMPILE_CHUNK, take)
-        )
+        return call_rows_in_fixed_chunks(self._compiled[fn.__name__], x, COMPILE_CHUNK)
 
     def _features(self, x: Tensor) -> Tensor:
         h = self.trunk(self.preprocess(x))

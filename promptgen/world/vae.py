@@ -52,11 +52,9 @@ from torch import Tensor, nn
 from promptgen.device import (
     CompiledOrEager,
     autocast_context,
-    call_in_fixed_chunks,
+    call_rows_in_fixed_chunks,
     compile_enabled,
-    concat_chunks,
     cpu_autocast_dtype,
-    pad_rows,
 )
 from promptgen.generators.base import GENERATORS, Generator
 from promptgen.registry import ConfigError
@@ -312,12 +310,11 @@ class WorldVAEGenerator(Generator):
         self._compiled: CompiledOrEager | None = None
 
     def forward(self, z: Tensor) -> Tensor:
-        if not self.compile or z.shape[0] == 0:
+        if not self.compile:
             return self._decode(z)
         if self._compiled is None:
             self._compiled = CompiledOrEager(self._decode, "world-vae")
-        take = lambda i, j, pad: pad_rows(z[i:j], pad)  # noqa: E731
-        return concat_chunks(call_in_fixed_chunks(self._compiled, z.shape[0], COMPILE_CHUNK, take))
+        return call_rows_in_fixed_chunks(self._compiled, z, COMPILE_CHUNK)
 
     def _decode(self, z: Tensor) -> Tensor:
         return self.vae.decode(self.prior(self.psi * z))

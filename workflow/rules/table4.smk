@@ -37,6 +37,7 @@ rule table4_eval:
         R("logs/table4_eval/{gen}.log"),
     benchmark:
         R("benchmarks/table4_eval/{gen}.tsv")
+    priority: 2  # minutes of timing in one job: in a run of every table it was the last job, alone
     threads: config["threads"]
     resources:
         mem_mb=4000,
