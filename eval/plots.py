@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-__all__ = ["energy_latency", "table2_bars"]
+__all__ = ["energy_latency", "fid_identity", "inn_fidelity", "share_bars", "table2_bars"]
 
 KL_FLOOR = 1e-7  # bars below this are drawn at this height on the log axis
 
@@ -50,6 +50,61 @@ def energy_latency(measured: pd.DataFrame, path: str | Path) -> Path:
     ax.set_xlabel("seconds per sample")
     ax.set_ylabel("CLIP energy (lower is better)")
     ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def share_bars(table: pd.DataFrame, path: str | Path) -> Path:
+    """Table 5 and Fig. 8: one panel per (generator, attribute), the class shares of every method and judge.
+
+    The dashed line is the uniform share 1/K.
+    """
+    shares = sorted((c for c in table.columns if c.startswith("share_")), key=lambda c: int(c.split("_")[1]))
+    panels = list(dict.fromkeys(zip(table["generator"], table["attribute"], strict=True)))
+    labels = list(dict.fromkeys(f"{m} ({j})" for m, j in zip(table["method"], table["judge"], strict=True)))
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.5 * max(len(panels), 1), 3.8), squeeze=False)
+    for ax, (gen, attr) in zip(axes[0], panels, strict=False):
+        rows = table[(table["generator"] == gen) & (table["attribute"] == attr)]
+        k = int(rows[shares].notna().all(axis=0).sum())  # this attribute's classes (other columns empty)
+        x = np.arange(k)
+        width = 0.8 / max(len(rows), 1)
+        for i, (_, row) in enumerate(rows.iterrows()):
+            label = f"{row['method']} ({row['judge']})"
+            color = f"C{labels.index(label) % 10}"  # one colour per method and judge across panels
+            ax.bar(x + i * width, row[shares[:k]].to_numpy(dtype=float), width, label=label, color=color)
+        ax.axhline(1.0 / k, color="k", ls="--", lw=0.8, label="uniform")
+        ax.set_xticks(x + 0.4 - width / 2, [f"class {j}" for j in range(k)])
+        ax.set_title(f"{gen}: {attr}")
+        ax.set_ylabel("share of samples")
+        ax.legend(fontsize=6)
+    return _save(fig, path)
+
+
+def fid_identity(table: pd.DataFrame, path: str | Path) -> Path:
+    """Table 3: FID (log scale) per generator and method; same-ID vs different-ID distances of PromptGen."""
+    measured = table[table["source"] == "measured"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    labels = [f"{g}\n{m}" for g, m in zip(measured["generator"], measured["method"], strict=True)]
+    left.bar(np.arange(len(measured)), measured["fid"].to_numpy(dtype=float))
+    left.set_xticks(np.arange(len(measured)), labels, fontsize=7)
+    left.set_yscale("log")
+    left.set_ylabel("FID (world features, vs the dataset)")
+    paired = measured[measured["dist_same_id"].notna()]
+    x = np.arange(len(paired))
+    right.bar(x - 0.2, paired["dist_same_id"].to_numpy(dtype=float), 0.4, label="same ID")
+    right.bar(x + 0.2, paired["dist_diff_id"].to_numpy(dtype=float), 0.4, label="different ID")
+    right.set_xticks(x, list(paired["generator"]))
+    right.set_ylabel("identity distance sqrt(2(1 - cos))")
+    right.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def inn_fidelity(table: pd.DataFrame, path: str | Path) -> Path:
+    """Appendix A: KL(q || p) per analytic target, with its Monte-Carlo standard error."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    x = np.arange(len(table))
+    ax.bar(x, table["kl"].to_numpy(dtype=float), yerr=table["kl_mc_stderr"].to_numpy(dtype=float), capsize=3)
+    ax.set_xticks(x, list(table["target"]), rotation=20, ha="right")
+    ax.set_ylabel("KL(q || p)")
     return _save(fig, path)
 
 

@@ -47,6 +47,7 @@ def test_tiny_table_a_end_to_end(tmp_path) -> None:
     table = pd.read_csv(tmp_path / "tableA.csv")
     assert table["target"].tolist() == ["two_modes_d2"]
     assert table["kl"].iloc[0] >= 0 and abs(table["log_z"].iloc[0] - table["log_z_exact"].iloc[0]) < 0.5
+    assert (tmp_path / "plots" / "tableA_kl.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -121,6 +122,7 @@ def test_tiny_table5_end_to_end(tmp_path) -> None:
     shares = table[[f"share_{i}" for i in range(4)]].sum(axis=1)
     assert ((shares - 1).abs() < 1e-9).all() and (table["kl"] >= 0).all()
     assert (tmp_path / "table5/user/tone/beta.json").exists()
+    assert (tmp_path / "plots" / "table5_shares.png").stat().st_size > 0
 
 
 def test_tiny_figure8_iterative_control_end_to_end(tmp_path) -> None:
@@ -139,6 +141,7 @@ def test_tiny_figure8_iterative_control_end_to_end(tmp_path) -> None:
     assert [t["lambda"] for t in calibration["trials"]] == [1.0, 2.0]  # the configured start, 2 rounds
     best = min(calibration["trials"], key=lambda t: abs(t["gap"]))
     assert calibration["lambda"] == best["lambda"] == table["weight"].iloc[3]
+    assert (tmp_path / "plots" / "figure8_shares.png").stat().st_size > 0
 
 
 def test_tiny_table4_end_to_end(tmp_path) -> None:
@@ -168,6 +171,7 @@ def test_tiny_table3_end_to_end(tmp_path) -> None:
     assert 0 <= row["dist_same_id"] <= 2 and 0 <= row["dist_diff_id"] <= 2
     ckpt = torch.load(tmp_path / "table3/user/inn.pt", weights_only=True)
     assert ckpt["inn_config"]["cond_dim"] == 2
+    assert (tmp_path / "plots" / "table3_fid_identity.png").stat().st_size > 0
 
 
 def test_a_replaced_generator_checkpoint_changes_the_job_params(tmp_path) -> None:

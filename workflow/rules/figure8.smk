@@ -144,7 +144,8 @@ rule figure8:
     input:
         expand(R("figure8/{gen}/shares.csv"), gen=F8["generators"]),
     output:
-        report(R("figure8.csv"), caption="../report/figure8.rst", category="Figure 8"),
+        table=report(R("figure8.csv"), caption="../report/figure8.rst", category="Figure 8"),
+        plot=report(R("plots/figure8_shares.png"), caption="../report/figure8.rst", category="Figure 8"),
     log:
         R("logs/figure8.log"),
     benchmark:
@@ -153,6 +154,8 @@ rule figure8:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        plot="share_bars",  # eval.plots
     conda:
         ENV
     script:

@@ -83,7 +83,8 @@ rule table3:
     input:
         expand(R("table3/{gen}/table3.csv"), gen=T3["generators"]),
     output:
-        report(R("table3.csv"), caption="../report/table3.rst", category="Table 3"),
+        table=report(R("table3.csv"), caption="../report/table3.rst", category="Table 3"),
+        plot=report(R("plots/table3_fid_identity.png"), caption="../report/table3.rst", category="Table 3"),
     log:
         R("logs/table3.log"),
     benchmark:

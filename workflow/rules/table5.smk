@@ -96,7 +96,8 @@ rule table5:
             method=["unmodified"] + [f"lambda{lam}" for lam in T5["lambdas"]],
         ),
     output:
-        report(R("table5.csv"), caption="../report/table5.rst", category="Table 5"),
+        table=report(R("table5.csv"), caption="../report/table5.rst", category="Table 5"),
+        plot=report(R("plots/table5_shares.png"), caption="../report/table5.rst", category="Table 5"),
     log:
         R("logs/table5.log"),
     benchmark:
@@ -105,6 +106,8 @@ rule table5:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        plot="share_bars",  # eval.plots
     conda:
         ENV
     script:

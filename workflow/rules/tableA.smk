@@ -30,7 +30,8 @@ rule tableA:
     input:
         expand(R("tableA/{target}.csv"), target=list(TA["targets"])),
     output:
-        report(R("tableA.csv"), caption="../report/tableA.rst", category="Appendix A"),
+        table=report(R("tableA.csv"), caption="../report/tableA.rst", category="Appendix A"),
+        plot=report(R("plots/tableA_kl.png"), caption="../report/tableA.rst", category="Appendix A"),
     log:
         R("logs/tableA.log"),
     benchmark:
@@ -39,6 +40,8 @@ rule tableA:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        plot="inn_fidelity",  # eval.plots
     conda:
         ENV
     script:
