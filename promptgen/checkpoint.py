@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ __all__ = [
     "atomic_save",
     "code_version",
     "config_hash",
+    "fsync_dir",
     "load_inn",
+    "remove_temporaries",
     "save_inn",
     "state_fingerprint",
 ]
@@ -62,13 +65,54 @@ def code_version() -> str:
     return f"{__version__}+{rev}" if rev else __version__
 
 
+TMP_SUFFIX = ".tmp"
+
+
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temporary file, then rename: a kill mid-write never leaves a broken checkpoint."""
+    """torch.save to a temporary file of a unique name, fsync it, then rename it over ``path``.
+
+    A kill at any point leaves either the old file or the new one, never a torn one; two writers of the
+    same path never share a temporary file. A kill -9 mid-write can leave ``<name>.<random>.tmp`` behind
+    (:func:`remove_temporaries` clears them).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """fsync a folder, so that a rename or a new file in it survives a power loss (no-op if unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_temporaries(folder: str | Path, names: tuple[str, ...]) -> None:
+    """Delete the temporary files :func:`atomic_save` left in ``folder`` for the files ``names``.
+
+    Only safe while no other process writes the folder (hold :func:`promptgen.lock.lock_folder`).
+    """
+    folder = Path(folder)
+    for name in names:
+        for tmp in folder.glob(f"{name}.*{TMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
 
 
 def save_inn(inn: INN, path: str | Path, metadata: dict[str, Any]) -> None:

@@ -1,9 +1,11 @@
 """Alg. 2: fit the INN by minimising the reverse KL, E_ε[−log|det ∂f/∂ε| + ½‖z‖² + E_C(G(z))] (Eq. 10).
 
-AdamW with linear decay to 0 (no warm-up), gradient clipping, gradient accumulation; a CSV log of every
-loss term; a resumable checkpoint every K steps (INN, optimiser, RNG state) written atomically, so a run
-killed at any point resumes to exactly the parameters of an uninterrupted run; a clear error naming the
-term on a non-finite loss, after saving the last good state.
+AdamW with linear decay to 0 (no warm-up), gradient clipping, gradient accumulation; an append-only CSV
+log of every loss term, one row per step; progress lines (step / total, loss, ETA) on the module's logger;
+a resumable checkpoint every K steps (INN, optimiser, RNG state) written atomically, so a run killed at
+any point resumes to exactly the parameters and log of an uninterrupted run. The output folder is locked
+while a run writes it. A non-finite loss raises one line naming the term, after saving the state as it was
+before the failing step.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import copy
 import csv
 import logging
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,16 +24,24 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from promptgen.checkpoint import atomic_save, save_inn, state_fingerprint
+from promptgen.checkpoint import atomic_save, fsync_dir, remove_temporaries, save_inn, state_fingerprint
 from promptgen.conditions import DiscreteCondition, UniformCondition
 from promptgen.device import autocast_context, cpu_autocast_dtype, training_autocast_dtype
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
 from promptgen.energies.prior import prior_energy
 from promptgen.flows import INN
 from promptgen.generators.base import Generator
+from promptgen.lock import lock_folder
 from promptgen.registry import ConfigError
 
-__all__ = ["NonFiniteLossError", "TrainConfig", "TrainResult", "train"]
+__all__ = [
+    "LossLogError",
+    "NonFiniteLossError",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingInterrupted",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +54,10 @@ ENERGY_GRADIENTS = ("path", "score")
 
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite; the message names the term and where the state was saved."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped training; the message says which step and which saved state is kept."""
 
 
 @dataclass
@@ -190,39 +206,131 @@ def _loss_terms(
     return terms, sum(terms.values()) + extra
 
 
+class LossLogError(ValueError):
+    """``loss.csv`` does not hold the rows of the training state being resumed; the message names it."""
+
+
 class _Log:
-    """Appends rows to the loss CSV; on resume keeps only rows up to the checkpointed step."""
+    """The loss CSV, append-only: one row per optimiser step, in step order.
+
+    A fresh run (``resume_step`` 0) writes the header to a new file that replaces any old one. A resumed
+    run at step k keeps the header and rows 1..k and truncates the file right after row k: rows of steps
+    the run will redo, and a torn row a kill left at the end, go. If a row up to step k is missing or
+    unreadable (NUL bytes, a wrong step, a wrong number of fields) the state cannot be matched to its log,
+    and resuming raises :class:`LossLogError` naming the file and the line, rather than repairing rows
+    that are lost. Each row reaches the file in one write as soon as its step ends (``tail -f`` sees it,
+    and a kill loses nothing already written); :meth:`sync` fsyncs it, and the trainer syncs before every
+    state save, so the state on disk never runs ahead of the log on disk.
+    """
 
     def __init__(self, path: Path, columns: list[str], resume_step: int):
         self.path, self.columns = path, columns
-        rows = []
-        if resume_step and path.exists():
-            with path.open() as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
-        self.file = path.open("w", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=columns)
-        self.writer.writeheader()
-        self.writer.writerows(rows)
+        if resume_step:
+            end = self._end_of_step(resume_step)
+            with path.open("r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", newline="") as f:
+                csv.writer(f, lineterminator="\n").writerow(columns)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            fsync_dir(path.parent)
+        self.file = path.open("a", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=columns, lineterminator="\n")
+
+    def _end_of_step(self, step: int) -> int:
+        """The byte offset right after the row of ``step``, checking the header and rows 1..step."""
+        if not self.path.is_file():
+            self._corrupt(f"is missing, but the training state is at step {step}")
+        data, offset = self.path.read_bytes(), 0
+        for line_no in range(step + 1):
+            end = data.find(b"\n", offset)
+            if end < 0:
+                self._corrupt(f"ends before the row of step {line_no} (the state is at step {step})")
+            line, offset = data[offset:end], end + 1
+            try:
+                fields = next(csv.reader([line.rstrip(b"\r").decode("utf-8")]))
+            except (UnicodeDecodeError, csv.Error, StopIteration):
+                fields = []
+            if b"\0" in line or not self._valid(fields, line_no):
+                what = "the header" if line_no == 0 else f"the row of step {line_no}"
+                self._corrupt(f"line {line_no + 1} is not {what}: {line[:40]!r}")
+        return offset
+
+    def _valid(self, fields: list[str], line_no: int) -> bool:
+        if line_no == 0:
+            return fields == self.columns
+        if len(fields) != len(self.columns) or fields[0] != str(line_no):
+            return False
+        try:
+            [float(v) for v in fields[1:]]
+        except ValueError:
+            return False
+        return True
+
+    def _corrupt(self, what: str) -> None:
+        state = self.path.with_name(STATE_FILE)
+        raise LossLogError(f"{self.path} {what}; delete {state} to train this run again from step 0")
 
     def write(self, row: dict[str, float]) -> None:
         self.writer.writerow({k: row.get(k, "") for k in self.columns})
-
-    def flush(self) -> None:
         self.file.flush()
+
+    def sync(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
 
     def close(self) -> None:
         self.file.close()
 
 
+class _Progress:
+    """Progress lines for the job's log: step / total, loss, seconds a step and the time left.
+
+    Create it just before the first step. The first line comes after the first step (which includes any
+    compilation), then one every ``every`` seconds and one at the last step. Once there are steps after
+    the first, the rate leaves the first one out.
+    """
+
+    def __init__(self, total: int, start: int, every: float = 30.0):
+        self.total, self.start, self.every = total, start, every
+        self.t_start, self.t_first, self.t_last = time.monotonic(), None, 0.0
+
+    def update(self, step: int, loss: float) -> None:
+        now = time.monotonic()
+        if self.t_first is None:
+            self.t_first = now
+        elif step != self.total and now - self.t_last < self.every:
+            return
+        self.t_last = now
+        after_first = step - self.start - 1
+        rate = (now - self.t_first) / after_first if after_first > 0 else now - self.t_start
+        eta = _duration(rate * (self.total - step))
+        logger.info("step %d/%d, loss %.5g, %.3g s/step, ETA %s", step, self.total, loss, rate, eta)
+
+
+def _duration(seconds: float) -> str:
+    """``1 h 02 min``, ``3 min 05 s`` or ``12 s``."""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
 def _save_state(
-    path: Path, inn: INN, opt: torch.optim.Optimizer, rng: torch.Generator, step: int, meta: dict
+    path: Path, inn: INN, opt: torch.optim.Optimizer, rng_state: Tensor, step: int, meta: dict
 ) -> None:
     atomic_save(
         {
             "step": step,
             "inn": inn.state_dict(),
             "optimizer": opt.state_dict(),
-            "rng": rng.get_state(),
+            "rng": rng_state,
             "metadata": meta,
         },
         path,
@@ -254,10 +362,20 @@ def train(
         condition: condition sampler for a conditional INN (with its reference ρ₀ for paired energies).
         metadata: stored in checkpoints (generator entry, control spec, config hash, ...).
         resume: continue from ``out_dir/train_state.pt`` if present.
+        progress: show a progress bar on stderr (the job's log gets progress lines either way).
         stop_after: stop (after checkpointing) once this step is reached — to simulate a kill in tests.
+
+    Returns:
+        The final checkpoint, the loss log, the steps done and the last step's loss.
+
+    Raises:
+        FolderInUseError: another process is writing ``out_dir`` (:func:`promptgen.lock.lock_folder`).
+        NonFiniteLossError: a loss term or the gradient became NaN or infinite; the state before that
+            step is saved, so a resume replays it exactly.
+        TrainingInterrupted: Ctrl-C; the last periodic state is kept.
+        LossLogError: resuming, but ``loss.csv`` lacks rows up to the state's step.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if (condition is None) != (inn.cond_dim == 0) or (
         condition is not None and condition.dim != inn.cond_dim
     ):
@@ -267,30 +385,52 @@ def train(
     # the generator's weights are part of the run: a state file trained against other weights (a replaced
     # checkpoint at the same path) is never resumed
     meta = {**(metadata or {}), "train": asdict(config), "generator_state": state_fingerprint(generator)}
+    with lock_folder(out):
+        remove_temporaries(out, (STATE_FILE, FINAL_FILE, LOG_FILE))
+        return _train_locked(
+            generator, inn, energy, config, out, condition, meta, device, resume, progress, stop_after
+        )
+
+
+def _train_locked(
+    generator: Generator,
+    inn: INN,
+    energy: EnergySum,
+    config: TrainConfig,
+    out: Path,
+    condition: UniformCondition | DiscreteCondition | None,
+    meta: dict[str, Any],
+    device: torch.device | str,
+    resume: bool,
+    progress: bool,
+    stop_after: int | None,
+) -> TrainResult:
+    """:func:`train`'s work, while this process holds the lock of ``out``."""
     inn = inn.to(device).train()
     generator = generator.to(device).eval().requires_grad_(False)
     energy = energy.to(device).eval()
     opt = torch.optim.AdamW(inn.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = torch.Generator().manual_seed(config.seed)
-    state_path, step = out / STATE_FILE, 0
-    if resume and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if _run_identity(state.get("metadata", {})) == _run_identity(meta):
-            inn.load_state_dict(state["inn"])
-            opt.load_state_dict(state["optimizer"])
-            rng.set_state(state["rng"])
-            step = state["step"]
-        else:  # another spec's state (a changed config re-run in the same place): never continue it
-            logger.warning("train: %s belongs to a different run configuration; starting over", state_path)
+    state_path = out / STATE_FILE
+    step = _resume(state_path, resume, meta, inn, opt, rng, device)
+    saved = step  # the step of the state on disk
+    logger.info(
+        "training %d steps into %s, %s",
+        config.steps,
+        out,
+        f"resuming at step {step}" if step else "from step 0",
+    )
     frozen = copy.deepcopy(inn).requires_grad_(False) if config.estimator == "stl" else None
     autocast = training_autocast_dtype(config.precision, torch.device(device), "train.precision")
     names = ["jac", "prior", *energy.energies.keys()]
     log = _Log(out / LOG_FILE, ["step", "loss", *names, "lr", "grad_norm", "seconds"], step)
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train INN", dynamic_ncols=True)
+    report = _Progress(config.steps, step)
     loss_value = float("nan")
     try:
         while step < config.steps:
             t0 = time.perf_counter()
+            rng_before = rng.get_state()  # a failing step saves the state as it was before its draws
             lr = config.lr * (1 - step / config.steps)
             for group in opt.param_groups:
                 group["lr"] = lr
@@ -320,17 +460,17 @@ def train(
                         config.energy_scale(step),
                     )
                 except NonFiniteEnergyError as err:
-                    _fail(state_path, inn, opt, rng, step, meta, str(err), log)
+                    _fail(state_path, inn, opt, rng_before, step, meta, str(err), log)
                 for name, value in terms.items():
                     if not torch.isfinite(value):
-                        _fail(
-                            state_path, inn, opt, rng, step, meta, f"loss term {name!r} = {value.item()}", log
-                        )
+                        what = f"loss term {name!r} = {value.item()}"
+                        _fail(state_path, inn, opt, rng_before, step, meta, what, log)
                     sums[name] += value.item() / config.grad_accum
                 (surrogate / config.grad_accum).backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(inn.parameters(), config.grad_clip)
             if not torch.isfinite(grad_norm):
-                _fail(state_path, inn, opt, rng, step, meta, f"gradient norm = {grad_norm.item()}", log)
+                what = f"gradient norm = {grad_norm.item()}"
+                _fail(state_path, inn, opt, rng_before, step, meta, what, log)
             opt.step()
             step += 1
             loss_value = sum(sums.values())
@@ -346,11 +486,18 @@ def train(
             )
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4g}")
+            report.update(step, loss_value)
             if step % config.checkpoint_every == 0 or step == config.steps or step == stop_after:
-                log.flush()
-                _save_state(state_path, inn, opt, rng, step, meta)
+                log.sync()
+                _save_state(state_path, inn, opt, rng.get_state(), step, meta)
+                saved = step
             if stop_after is not None and step >= stop_after:
                 break
+    except KeyboardInterrupt:
+        kept = f"the state of step {saved} is kept in {state_path}" if saved else "no state was saved yet"
+        msg = f"interrupted during step {step + 1}/{config.steps}; {kept}; run again to resume"
+        logger.warning("%s", msg)
+        raise TrainingInterrupted(msg) from None
     finally:
         bar.close()
         log.close()
@@ -360,12 +507,50 @@ def train(
     return TrainResult(checkpoint=final, log=out / LOG_FILE, steps=step, final_loss=loss_value)
 
 
+def _resume(
+    state_path: Path,
+    resume: bool,
+    meta: dict[str, Any],
+    inn: INN,
+    opt: torch.optim.Optimizer,
+    rng: torch.Generator,
+    device: torch.device | str,
+) -> int:
+    """Load the state file into ``inn``, ``opt`` and ``rng`` and return its step, or start over: 0.
+
+    Starting over deletes the folder's old state and final INN (another run's, or one not to be resumed),
+    so that no file in the folder belongs to another run once this one has begun.
+    """
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        if _run_identity(state.get("metadata", {})) == _run_identity(meta):
+            inn.load_state_dict(state["inn"])
+            opt.load_state_dict(state["optimizer"])
+            rng.set_state(state["rng"])
+            return int(state["step"])
+        # another spec's state (a changed config re-run in the same place): never continue it
+        logger.warning("train: %s belongs to a different run configuration; starting over", state_path)
+    state_path.unlink(missing_ok=True)
+    state_path.with_name(FINAL_FILE).unlink(missing_ok=True)
+    return 0
+
+
 def _run_identity(meta: dict[str, Any]) -> dict[str, Any]:
     """What must match for a state file to be resumed: the metadata without the code version."""
     return {k: v for k, v in meta.items() if k != "code_version"}
 
 
-def _fail(path: Path, inn: INN, opt, rng, step: int, meta: dict, what: str, log: _Log) -> None:
-    log.flush()
-    _save_state(path, inn, opt, rng, step, meta)
+def _fail(
+    path: Path,
+    inn: INN,
+    opt: torch.optim.Optimizer,
+    rng_state: Tensor,
+    step: int,
+    meta: dict,
+    what: str,
+    log: _Log,
+) -> None:
+    """Save the state as it was before the failing step (RNG included), then raise one line."""
+    log.sync()
+    _save_state(path, inn, opt, rng_state, step, meta)
     raise NonFiniteLossError(f"non-finite loss at step {step + 1}: {what}; last good state saved to {path}")
