@@ -16,13 +16,21 @@ __all__ = ["logged"]
 
 @contextmanager
 def logged(snakemake: Any) -> Iterator[logging.Logger]:
-    """Send logging to the job's log file; on error write the traceback there and exit with one line."""
+    """Send logging to the job's log file, starting with a line naming the rule; on error write the
+    traceback there and exit with one line; on Ctrl-C write one line and exit with status 130."""
     reuse_freed_memory()
     log_file = snakemake.log[0] if len(snakemake.log) else None
     logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     logger = logging.getLogger(f"promptgen.{snakemake.rule}")
+    wildcards = ", ".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+    logger.info("rule %s started%s", snakemake.rule, f" ({wildcards})" if wildcards else "")
     try:
         yield logger
+    except KeyboardInterrupt as err:  # Ctrl-C: one line here and on stderr, no traceback
+        what = f"rule {snakemake.rule} interrupted" + (f": {err}" if str(err) else "")
+        logger.error("%s", what)
+        print(what, file=sys.stderr)
+        sys.exit(130)
     except Exception as err:  # noqa: BLE001 - every failure is reported the same way
         logger.error("%s", traceback.format_exc())
         where = f" (traceback in {log_file})" if log_file else ""

@@ -11,7 +11,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import torch
 
 from promptgen.allocator import reuse_freed_memory
 
@@ -46,12 +45,16 @@ def main() -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def train(spec: str, out_dir: str, resume: bool, progress: bool) -> None:
     """Train an INN on the control SPEC (Alg. 2); writes OUT/inn.pt, OUT/loss.csv, OUT/train_state.pt."""
+    from promptgen.lock import FolderInUseError
     from promptgen.spec import load_spec, train_from_spec
 
     try:
         result = train_from_spec(load_spec(spec), out_dir, resume=resume, progress=progress)
-    except (ValueError, FileNotFoundError, FloatingPointError, KeyError) as err:
+    except (ValueError, FileNotFoundError, FloatingPointError, KeyError, FolderInUseError) as err:
         _fail(err)
+    except KeyboardInterrupt as err:  # Ctrl-C: one line, no traceback; saved state is kept
+        click.echo(f"Interrupted: {err}" if str(err) else "Interrupted", err=True)
+        sys.exit(130)
     click.echo(
         f"trained {result.steps} steps, final loss {result.final_loss:.5g}; INN at {result.checkpoint}"
     )
@@ -79,6 +82,8 @@ def sample(
     device: str,
 ) -> None:
     """Sample G∘f from an INN CHECKPOINT (no control model needed); writes PNGs and samples.pt."""
+    import torch
+
     from promptgen.device import resolve_device
     from promptgen.generators import build_generator
     from promptgen.sample import write_samples
@@ -102,6 +107,8 @@ def sample(
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True, help="β̂ JSON file.")
 def fit_moment(spec: str, out_file: str) -> None:
     """Fit β̂ of the moment constraint (Eq. 7) for SPEC's generator, gamma and mu; writes a JSON."""
+    import torch
+
     from promptgen.device import resolve_device
     from promptgen.energies import ModelCache
     from promptgen.energies.classifier import ClassProbabilities
@@ -153,6 +160,8 @@ def langevin(
     spec: str, out_dir: str, n: int, steps: int, step_size: float, seed: int, batch_size: int
 ) -> None:
     """PPGM baseline: Langevin dynamics on SPEC's EBM; writes OUT/samples.pt and PNGs."""
+    import torch
+
     from promptgen.baselines.langevin import langevin as run_langevin
     from promptgen.device import resolve_device
     from promptgen.energies import build_energy_sum

@@ -4,9 +4,11 @@ where its backend can build kernels here, else eager."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,12 +23,37 @@ __all__ = [
     "call_rows_in_fixed_chunks",
     "pad_rows",
     "compile_enabled",
+    "quiet_cuda_home_warning",
     "cpu_autocast_dtype",
     "resolve_device",
     "training_autocast_dtype",
 ]
 
 logger = logging.getLogger(__name__)
+
+CUDA_HOME_WARNING = "No CUDA runtime is found"
+
+
+class _NoCudaRuntimeFilter(logging.Filter):
+    """Drops torch's "No CUDA runtime is found, using CUDA_HOME=…" record and nothing else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(CUDA_HOME_WARNING)
+
+
+def quiet_cuda_home_warning() -> None:
+    """Silence one warning of ``torch.utils.cpp_extension`` on machines without a CUDA runtime.
+
+    Inductor imports that module to build CPU kernels; on a CPU machine that has a CUDA toolkit (e.g.
+    /usr/local/cuda) the import logs "No CUDA runtime is found, using CUDA_HOME=…", which concerns CUDA
+    extensions only. The filter drops that message alone; every other record of the module passes.
+    """
+    cpp = logging.getLogger("torch.utils.cpp_extension")
+    if not any(isinstance(f, _NoCudaRuntimeFilter) for f in cpp.filters):
+        cpp.addFilter(_NoCudaRuntimeFilter())
+
+
+quiet_cuda_home_warning()  # before anything here can import torch.utils.cpp_extension
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -101,26 +128,70 @@ def compile_enabled(mode: Any, where: str = "compile") -> bool:
 class CompiledOrEager:
     """``fn`` through ``torch.compile`` (fixed shapes), falling back to ``fn`` itself if compiling fails.
 
-    A compile failure (no working compiler, an unsupported operation) is logged once, naming ``where``,
-    and every later call runs eagerly. The fallback is taken only when the eager call then succeeds, so an
-    error of the inputs themselves still reaches the caller as the eager code raises it.
+    The first call, which compiles, is announced on the log before it starts ("compiling ``where`` (about
+    N s on first use)…") and timed after it ends, so that a job's log says why it is quiet. When that call
+    needs gradients, Inductor compiles the backward pass at the first backward, and the estimate covers
+    both. A compile failure (no working compiler, an unsupported operation) is logged once, naming
+    ``where``, and every later call runs eagerly. The fallback is taken only when the eager call then
+    succeeds, so an error of the inputs themselves still reaches the caller as the eager code raises it.
+
+    Arguments:
+        fn: the function to compile.
+        where: what it is, for the log ("the renderer (synth-render)").
+        first_use_s: measured compile seconds of the first call on a cold Inductor cache, without and with
+            gradients (forward, or forward and backward); ``None``: announced without a figure. Inductor
+            caches kernels on disk, so later processes on the same machine take a fraction of it.
     """
 
-    def __init__(self, fn: Callable[..., Any], where: str):
-        self.fn, self.where, self.failed = fn, where, False
+    def __init__(self, fn: Callable[..., Any], where: str, first_use_s: tuple[float, float] | None = None):
+        self.fn, self.where, self.failed, self.called = fn, where, False, False
+        self.first_use_s = first_use_s
         self.compiled = torch.compile(fn, dynamic=False)
 
     def __call__(self, *args: Any) -> Any:
         if self.failed:
             return self.fn(*args)
+        first, self.called = not self.called, True
+        if first:
+            grad = torch.is_grad_enabled() and _requires_grad(args)
+            t0 = self._announce(grad)
         try:
-            return self.compiled(*args)
+            out = self.compiled(*args)
         except Exception as err:  # noqa: BLE001 - any backend failure: the eager call decides
             out = self.fn(*args)
             self.failed = True
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
             logger.warning("%s: torch.compile failed (%s); running eagerly", self.where, reason)
             return out
+        if first:
+            seconds = time.monotonic() - t0
+            if grad:
+                logger.info("compiled %s in %.0f s; its backward pass compiles next", self.where, seconds)
+            else:
+                logger.info("compiled %s in %.0f s", self.where, seconds)
+        return out
+
+    def _announce(self, grad: bool) -> float:
+        """Log the compile about to start; returns its start time."""
+        about = ""
+        if self.first_use_s is not None:
+            what = " with its backward pass" if grad else ""
+            about = f" (about {self.first_use_s[grad]:.0f} s{what} on first use)"
+        logger.info("compiling %s%s…", self.where, about)
+        return time.monotonic()
+
+
+def _requires_grad(x: Any) -> bool:
+    """Whether any tensor in ``x`` (tensors, dataclasses, sequences and dicts of them) requires grad."""
+    if isinstance(x, torch.Tensor):
+        return x.requires_grad
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return any(_requires_grad(getattr(x, f.name)) for f in dataclasses.fields(x))
+    if isinstance(x, list | tuple):
+        return any(_requires_grad(v) for v in x)
+    if isinstance(x, dict):
+        return any(_requires_grad(v) for v in x.values())
+    return False
 
 
 def pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:

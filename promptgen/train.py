@@ -496,8 +496,7 @@ def _train_locked(
     except KeyboardInterrupt:
         kept = f"the state of step {saved} is kept in {state_path}" if saved else "no state was saved yet"
         msg = f"interrupted during step {step + 1}/{config.steps}; {kept}; run again to resume"
-        logger.warning("%s", msg)
-        raise TrainingInterrupted(msg) from None
+        raise TrainingInterrupted(msg) from None  # the caller reports it, once
     finally:
         bar.close()
         log.close()

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from eval.figure8 import calibrated_debias, composed_entry
 from eval.snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm) as log:
+    from eval.figure8 import calibrated_debias, composed_entry
+
     p = sm.params
     gen = composed_entry(p.generator, sm.input.inn)
     summary = calibrated_debias(gen, p.model, sm.input.beta, p.figure8, p.device, Path(sm.output.inn).parent)

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from eval.figure8 import composed_entry, debias_section
 from eval.snakemake_glue import logged
-from eval.table5 import moment_train_spec
-from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.figure8 import composed_entry, debias_section
+    from eval.table5 import moment_train_spec
+    from promptgen.spec import train_from_spec
+
     p = sm.params
     f8 = p.figure8
     gen = composed_entry(p.generator, sm.input.inn)

@@ -1,12 +1,13 @@
 """Snakemake glue: β̂ for uniform gender on G∘f₁ (logic in eval.table5, eval.figure8)."""
 
-from eval.figure8 import composed_entry
 from eval.snakemake_glue import logged
-from eval.table5 import fit_attribute
-from promptgen.moment import save_moment_fit
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.figure8 import composed_entry
+    from eval.table5 import fit_attribute
+    from promptgen.moment import save_moment_fit
+
     p = sm.params
     f8 = p.figure8
     fit = fit_attribute(

@@ -2,14 +2,15 @@
 
 import json
 
-import pandas as pd
-
-from eval.figure8 import composed_entry
 from eval.snakemake_glue import logged
-from eval.table5 import share_rows
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    import pandas as pd
+
+    from eval.figure8 import composed_entry
+    from eval.table5 import share_rows
+
     p = sm.params
     f8 = p.figure8
     kw = {"n": f8["samples"], "seed": f8["seed"], "device": p.device, "batch_size": f8["batch_size"]}

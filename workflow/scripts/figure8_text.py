@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from eval.figure8 import text_train_spec
 from eval.snakemake_glue import logged
-from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.figure8 import text_train_spec
+    from promptgen.spec import train_from_spec
+
     p = sm.params
     train_from_spec(text_train_spec(p.generator, p.clip, p.figure8, p.device), Path(sm.output[0]).parent)

@@ -1,10 +1,11 @@
 """Snakemake glue: evaluate Table 2's three baselines from one judged pool (logic in eval.table2)."""
 
 from eval.snakemake_glue import logged
-from eval.table2 import evaluate_baselines
 
 sm = snakemake  # noqa: F821
 with logged(sm) as log:
+    from eval.table2 import evaluate_baselines
+
     frames = evaluate_baselines(
         sm.wildcards.gen,
         sm.params.generator,

@@ -1,10 +1,11 @@
 """Snakemake glue: evaluate PromptGen's Table-2 rows from one trained INN (logic in eval.table2)."""
 
 from eval.snakemake_glue import logged
-from eval.table2 import evaluate_promptgen
 
 sm = snakemake  # noqa: F821
 with logged(sm) as log:
+    from eval.table2 import evaluate_promptgen
+
     frame = evaluate_promptgen(
         sm.wildcards.gen,
         sm.params.generator,

@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from eval.snakemake_glue import logged
-from eval.table3 import pose_train_spec
-from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.table3 import pose_train_spec
+    from promptgen.spec import train_from_spec
+
     p = sm.params
     train_from_spec(pose_train_spec(p.generator, p.models, p.table3, p.device), Path(sm.output[0]).parent)

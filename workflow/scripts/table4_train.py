@@ -3,11 +3,12 @@
 from pathlib import Path
 
 from eval.snakemake_glue import logged
-from eval.table4 import clip_train_spec
-from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.table4 import clip_train_spec
+    from promptgen.spec import train_from_spec
+
     p = sm.params
     train_from_spec(
         clip_train_spec(p.generator, p.clip, p.text, p.table4, p.device), Path(sm.output[0]).parent

@@ -1,10 +1,11 @@
 """Snakemake glue: class shares for Table 5 (logic in eval.table5)."""
 
 from eval.snakemake_glue import logged
-from eval.table5 import share_rows
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.table5 import share_rows
+
     p = sm.params
     frame = share_rows(
         sm.wildcards.gen,

@@ -3,11 +3,12 @@
 from pathlib import Path
 
 from eval.snakemake_glue import logged
-from eval.table5 import moment_train_spec
-from promptgen.spec import train_from_spec
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.table5 import moment_train_spec
+    from promptgen.spec import train_from_spec
+
     p = sm.params
     lam = float(sm.wildcards.lam)
     spec = moment_train_spec(

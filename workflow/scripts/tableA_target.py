@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from eval.snakemake_glue import logged
-from eval.tableA import run_target
 
 sm = snakemake  # noqa: F821
 with logged(sm):
+    from eval.tableA import run_target
+
     t = sm.params.target
     spec = {
         "generator": {"kind": "identity", "latent_dim": t["dim"]},
