@@ -164,11 +164,8 @@ class CompiledOrEager:
             logger.warning("%s: torch.compile failed (%s); running eagerly", self.where, reason)
             return out
         if first:
-            seconds = time.monotonic() - t0
-            if grad:
-                logger.info("compiled %s in %.0f s; its backward pass compiles next", self.where, seconds)
-            else:
-                logger.info("compiled %s in %.0f s", self.where, seconds)
+            then = " (its backward pass compiles at the first backward)" if grad else ""
+            logger.info("compiled %s in %.0f s%s", self.where, time.monotonic() - t0, then)
         return out
 
     def _announce(self, grad: bool) -> float:

@@ -326,7 +326,7 @@ def test_compiling_is_announced_before_the_first_call_and_timed_after(monkeypatc
     about = "about 120 s with its backward pass" if grad else "about 80 s"
     assert lines[0] == f"compiling the renderer (synth-render) ({about} on first use)…"
     assert lines[1].startswith("compiled the renderer (synth-render) in ") and len(lines) == 2
-    assert lines[1].endswith("; its backward pass compiles next") == grad
+    assert lines[1].endswith(" (its backward pass compiles at the first backward)") == grad
 
 
 def test_only_the_no_cuda_runtime_warning_is_silenced(caplog) -> None:

@@ -24,6 +24,9 @@ CHECKPOINT_FORMAT = 1
 # Rows per compiled call: a compiled classifier took 0.17 ms an image at 64 rows, 0.18-0.20 at 128 and
 # 0.23-0.25 at 256 (one thread; benchmarks/world_models.py times eager against compiled).
 COMPILE_CHUNK = 64
+# CPU seconds of a world classifier's first compile of a chunk on a cold Inductor cache, without / with
+# gradients: the estimate its log line gives (benchmarks/compile_times.py, results/compile_times.csv)
+COMPILE_FIRST_USE_S = (19.0, 25.0)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ class ConvNet(nn.Module):
         if self._compiled is None:
             self._compiled = {}
         if fn.__name__ not in self._compiled:
-            self._compiled[fn.__name__] = CompiledOrEager(fn, "world model")
+            self._compiled[fn.__name__] = CompiledOrEager(
+                fn, "a world model's CNN", first_use_s=COMPILE_FIRST_USE_S
+            )
         return call_rows_in_fixed_chunks(self._compiled[fn.__name__], x, COMPILE_CHUNK)
 
     def _features(self, x: Tensor) -> Tensor:

@@ -26,6 +26,9 @@ from promptgen.world.scene import IDENTITY_PARAMS, Scene, SceneStyle, scene_from
 __all__ = ["Rasteriser", "RenderStyle", "SynthRenderer", "render_scene"]
 
 _ID = {name: i for i, name in enumerate(IDENTITY_PARAMS)}
+# CPU seconds of the first compile of a chunk on a cold Inductor cache, without / with gradients: the
+# estimate its log line gives (benchmarks/compile_times.py; benchmarks/results/compile_times.csv)
+COMPILE_FIRST_USE_S = (23.0, 39.0)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,9 @@ class Rasteriser(nn.Module):
             if self._compiled is None:
                 self._compiled = {}
             if signed not in self._compiled:
-                self._compiled[signed] = CompiledOrEager(render, "synth-render")
+                self._compiled[signed] = CompiledOrEager(
+                    render, "the renderer (synth-render)", first_use_s=COMPILE_FIRST_USE_S
+                )
             parts = call_in_fixed_chunks(
                 self._compiled[signed], n, c, lambda i, j, pad: _slice(scene, i, j, pad_to=pad)
             )

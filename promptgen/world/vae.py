@@ -62,6 +62,9 @@ from promptgen.world.nets import COMPILE_CHUNK
 from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_prior
 
 LOG = logging.getLogger(__name__)
+# CPU seconds of the decoder's first compile of a chunk on a cold Inductor cache, without / with gradients:
+# the estimate its log line gives (benchmarks/compile_times.py; benchmarks/results/compile_times.csv)
+COMPILE_FIRST_USE_S = (18.0, 25.0)
 
 __all__ = [
     "VAE",
@@ -313,7 +316,9 @@ class WorldVAEGenerator(Generator):
         if not self.compile:
             return self._decode(z)
         if self._compiled is None:
-            self._compiled = CompiledOrEager(self._decode, "world-vae")
+            self._compiled = CompiledOrEager(
+                self._decode, "the VAE decoder (world-vae)", first_use_s=COMPILE_FIRST_USE_S
+            )
         return call_rows_in_fixed_chunks(self._compiled, z, COMPILE_CHUNK)
 
     def _decode(self, z: Tensor) -> Tensor:
