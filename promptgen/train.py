@@ -290,22 +290,26 @@ class _Log:
 class _Progress:
     """Progress lines for the job's log: step / total, loss, seconds a step and the time left.
 
-    Create it just before the first step. The first line comes after the first step (which includes any
-    compilation), then one every ``every`` seconds and one at the last step. Once there are steps after
-    the first, the rate leaves the first one out.
+    Create it just before the first step. The first step's line gives its duration, which includes any
+    compilation and warm-up; the next comes ``first_every`` seconds later with the rate of the steps since
+    and the time left, then one every ``every`` seconds and one at the last step.
     """
 
-    def __init__(self, total: int, start: int, every: float = 30.0):
-        self.total, self.start, self.every = total, start, every
-        self.t_start, self.t_first, self.t_last = time.monotonic(), None, 0.0
+    def __init__(self, total: int, start: int, every: float = 30.0, first_every: float = 10.0):
+        self.total, self.start, self.every, self.first_every = total, start, every, first_every
+        self.t_start, self.t_first, self.next_at = time.monotonic(), 0.0, None
 
     def update(self, step: int, loss: float) -> None:
         now = time.monotonic()
-        if self.t_first is None:
-            self.t_first = now
-        elif step != self.total and now - self.t_last < self.every:
+        if self.next_at is None:  # the first step of this process
+            self.t_first, self.next_at = now, now + self.first_every
+            if step < self.total:
+                seconds = _duration(now - self.t_start)
+                logger.info("step %d/%d, loss %.5g, first step %s", step, self.total, loss, seconds)
+                return
+        elif step < self.total and now < self.next_at:
             return
-        self.t_last = now
+        self.next_at = now + self.every
         after_first = step - self.start - 1
         rate = (now - self.t_first) / after_first if after_first > 0 else now - self.t_start
         eta = _duration(rate * (self.total - step))

@@ -273,8 +273,24 @@ def test_training_logs_its_start_then_step_total_loss_and_eta(tmp_path, caplog) 
         train(gen, inn, energy, TrainConfig(steps=5, batch_size=4), tmp_path, progress=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "promptgen.train"]
     assert lines[0] == f"training 5 steps into {tmp_path}, from step 0"
-    assert lines[1].startswith("step 1/5, loss ") and "s/step, ETA " in lines[1]
-    assert lines[-1].startswith("step 5/5, ") and lines[-1].endswith("ETA 0 s")
+    assert lines[1].startswith("step 1/5, loss ") and ", first step " in lines[1]
+    assert lines[-1].startswith("step 5/5, ") and "s/step" in lines[-1] and lines[-1].endswith("ETA 0 s")
+
+
+def test_progress_gives_the_rate_and_time_left_after_the_first_step(monkeypatch, caplog) -> None:
+    from promptgen import train as train_module
+
+    clock = iter([0.0, 100.0, 101.0, 111.0, 112.0, 150.0])  # start; steps 1 (compiling), 2, 3, 4, 5
+    monkeypatch.setattr(train_module.time, "monotonic", lambda: next(clock))
+    progress = train_module._Progress(total=100, start=0)
+    with caplog.at_level(logging.INFO, logger="promptgen.train"):
+        for step in range(1, 6):
+            progress.update(step, 1.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        "step 1/100, loss 1, first step 1 min 40 s",
+        "step 3/100, loss 1, 5.5 s/step, ETA 8 min 54 s",  # 10 s after step 1; (111 - 100) / 2 steps
+        "step 5/100, loss 1, 12.5 s/step, ETA 19 min 48 s",  # 30 s later: (150 - 100) / 4 steps
+    ]
 
 
 def test_interrupt_inside_training_names_the_kept_state(tmp_path) -> None:
