@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ __all__ = [
     "atomic_save",
     "code_version",
     "config_hash",
+    "create_temporary",
     "fsync_dir",
     "load_inn",
     "remove_temporaries",
@@ -77,7 +78,7 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp = create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -88,6 +89,17 @@ def atomic_save(obj: Any, path: str | Path) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def create_temporary(path: Path) -> tuple[int, Path]:
+    """Create ``<name>.<random>.tmp`` beside ``path``, exclusively, with the mode a new file gets (umask);
+    returns its descriptor (open for writing) and path."""
+    while True:
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def fsync_dir(folder: str | Path) -> None:

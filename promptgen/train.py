@@ -14,7 +14,6 @@ import copy
 import csv
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +23,14 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from promptgen.checkpoint import atomic_save, fsync_dir, remove_temporaries, save_inn, state_fingerprint
+from promptgen.checkpoint import (
+    atomic_save,
+    create_temporary,
+    fsync_dir,
+    remove_temporaries,
+    save_inn,
+    state_fingerprint,
+)
 from promptgen.conditions import DiscreteCondition, UniformCondition
 from promptgen.device import autocast_context, cpu_autocast_dtype, training_autocast_dtype
 from promptgen.energies.base import EnergyInput, EnergySum, NonFiniteEnergyError
@@ -231,7 +237,7 @@ class _Log:
                 f.truncate(end)
                 os.fsync(f.fileno())
         else:
-            fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = create_temporary(path)
             with os.fdopen(fd, "w", newline="") as f:
                 csv.writer(f, lineterminator="\n").writerow(columns)
                 f.flush()

@@ -267,6 +267,16 @@ def test_fresh_run_removes_another_runs_state_and_temporaries(tmp_path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_outputs_get_the_mode_of_new_files(tmp_path) -> None:
+    old = os.umask(0o022)
+    try:
+        _train_to(tmp_path, stop_after=None)
+    finally:
+        os.umask(old)
+    for name in ("inn.pt", "loss.csv", "train_state.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+
+
 def test_training_logs_its_start_then_step_total_loss_and_eta(tmp_path, caplog) -> None:
     gen, inn, energy = _setup()
     with caplog.at_level(logging.INFO, logger="promptgen.train"):
