@@ -1,18 +1,28 @@
 """PromptGen Bench: one command per table. `snakemake --cores 8 results/table2.csv`."""
 
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
+
+from eval.config import resolve_config
+from promptgen.registry import ConfigError
 
 min_version("9.0")
 
 
-# The embedded default config, unless a whole config was given (--configfile config/paper.yaml, ...):
-# Snakemake would otherwise deep-merge the two.
-if "generators" not in config:
-
-    configfile: "config/config.yaml"
-
-
-validate(config, "workflow/schemas/config.schema.yaml")
+# The given config over its `base` (config/config.yaml unless it says otherwise; docs/configuration.md),
+# checked against the schema with its defaults filled in; a bad key stops here with one line.
+try:
+    _resolved = resolve_config(
+        config,
+        f"{workflow.basedir}/workflow/schemas/config.schema.yaml",
+        f"{workflow.basedir}/config/config.yaml",
+    )
+except ConfigError as err:
+    _files = ", ".join(map(str, workflow.overwrite_configfiles or [])) or "config"
+    sys.exit(f"config error ({_files}): {err}")
+config.clear()
+config.update(_resolved)
 
 
 include: "workflow/rules/common.smk"

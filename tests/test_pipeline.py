@@ -105,7 +105,7 @@ def test_misspelt_table2_generator_train_name_is_named(tmp_path) -> None:
     path.write_text(yaml.safe_dump(cfg))
     res = _snakemake("-n", "--cores", "1", "--configfile", str(path), "--config", f"results={tmp_path}")
     assert res.returncode != 0
-    assert "table2.generator_train: ['usr'] not in table2.generators" in res.stdout + res.stderr
+    assert "table2.generator_train: ['usr'] not in generators (defined: user)" in res.stdout + res.stderr
 
 
 def test_lint_is_clean() -> None:
