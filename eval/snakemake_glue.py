@@ -1,8 +1,13 @@
-"""Helpers for the thin Snakemake scripts: log to the rule's log file, fail with one line."""
+"""Helpers for the thin Snakemake scripts: log to the rule's log file, fail with one line.
+
+A :class:`~promptgen.registry.ConfigError` (a bad config entry, an unusable checkpoint file) is one line in
+the job's log and on stderr; any other error writes its traceback to the log and one line to stderr.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterator
@@ -10,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.registry import ConfigError
 
 __all__ = ["logged"]
 
@@ -23,7 +29,19 @@ def logged(snakemake: Any) -> Iterator[logging.Logger]:
     logger = logging.getLogger(f"promptgen.{snakemake.rule}")
     try:
         yield logger
-    except Exception as err:  # noqa: BLE001 - every failure is reported the same way
+    except ConfigError as err:  # a bad config entry or checkpoint file: the message says everything
+        message = f"rule {snakemake.rule} failed: {_config_path(str(err), snakemake)}"
+        logger.error("%s", message)
+        sys.exit(message)
+    except Exception as err:  # noqa: BLE001 - every other failure is reported the same way
         logger.error("%s", traceback.format_exc())
         where = f" (traceback in {log_file})" if log_file else ""
         sys.exit(f"rule {snakemake.rule} failed: {type(err).__name__}: {err}{where}")
+
+
+def _config_path(message: str, snakemake: Any) -> str:
+    """A spec's ``generator…`` key as the job's config path ``generators.<gen>.generator…``."""
+    gen = getattr(snakemake.wildcards, "gen", None)
+    if gen and re.match(r"generator[.:]", message):
+        return f"generators.{gen}.{message}"
+    return message

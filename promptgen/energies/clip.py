@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from promptgen.energies.base import Energy, EnergyInput
 from promptgen.energies.diffaug import diff_augment
+from promptgen.registry import ConfigError
 
 __all__ = ["CLIPEnergy"]
 
@@ -31,6 +32,8 @@ class CLIPEnergy(Energy):
         chunk: int = 256,
     ):
         super().__init__()
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"text: expected a non-blank string (the CLIP prompt), got {text!r}")
         self.clip, self.text, self.n_aug, self.policy, self.chunk = clip, text, int(n_aug), policy, int(chunk)
         self.register_buffer("text_embedding", clip.encode_text([text])[0].detach().clone(), persistent=False)
 
