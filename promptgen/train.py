@@ -210,6 +210,9 @@ def _loss_terms(
         with autocast_context(autocast, z.device.type):
             x = generator(z_in)
             x_ref = generator(z_ref) if z_ref is not None else None
+            for images in (x, x_ref):  # blame G, not the first energy that sees its NaN
+                if images is not None and not torch.isfinite(images).all():
+                    raise NonFiniteEnergyError("the generator's output G(z) holds NaN or infinite values")
             values = energy.terms(EnergyInput(x=x, z=z_in, cond=cond, x_ref=x_ref, generator=rng))
         values = {name: v.float() for name, v in values.items()}
     if score:

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from promptgen.models import MODELS
+from promptgen.models.common import describe_load_error
 from promptgen.registry import ConfigError
 
 __all__ = ["InceptionFeatures", "load_inception"]
@@ -48,6 +49,7 @@ def load_inception(checkpoint: str, device: str | torch.device = "cpu") -> Incep
         )
     try:
         net = torch.jit.load(str(path), map_location=device).eval()
-    except RuntimeError as err:
-        raise ConfigError(f"checkpoint: {path} is not a TorchScript Inception network ({err})") from err
+    except Exception as err:  # noqa: BLE001 - any failure means a foreign or corrupt file
+        reason = describe_load_error(err)
+        raise ConfigError(f"checkpoint: {path} is not a TorchScript Inception network ({reason})") from err
     return InceptionFeatures(net)

@@ -57,6 +57,7 @@ from promptgen.device import (
     cpu_autocast_dtype,
 )
 from promptgen.generators.base import GENERATORS, Generator
+from promptgen.models.common import CheckpointError, describe_load_error
 from promptgen.registry import ConfigError
 from promptgen.world.nets import COMPILE_CHUNK
 from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_prior
@@ -440,11 +441,17 @@ def load_vae(checkpoint: str | Path) -> tuple[VAE, LatentPrior | None]:
             "(train it with the world build step or promptgen.world.vae.train_vae, "
             "or restore weights/world/vae/ from git)"
         )
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    arch = VaeArch(**{**blob["arch"], "channels": tuple(blob["arch"]["channels"])})
-    vae = VAE(arch)
-    vae.load_state_dict(blob["state_dict"])
-    prior = None if blob.get("prior") is None else LatentPrior.from_dict(blob["prior"])
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        arch = VaeArch(**{**blob["arch"], "channels": tuple(blob["arch"]["channels"])})
+        vae = VAE(arch)
+        vae.load_state_dict(blob["state_dict"])
+        prior = None if blob.get("prior") is None else LatentPrior.from_dict(blob["prior"])
+    except Exception as err:  # noqa: BLE001 - any failure means a foreign, truncated or corrupt file
+        raise CheckpointError(
+            f"generator.checkpoint: {path} is not a world-vae checkpoint ({describe_load_error(err)}); "
+            "expected a dict with arch, state_dict and prior"
+        ) from err
     return vae.eval(), prior
 
 

@@ -66,8 +66,13 @@ def build_stylegan2(
     truncation_cutoff: int | None = None,
     w_avg_samples: int = W_AVG_SAMPLES,
     w_avg_seed: int = 0,
+    trusted: bool = False,
 ) -> StyleGAN2Generator:
-    """Factory of kind ``stylegan2``: an NVIDIA ``.pkl`` (``G_ema``) or rosinality ``.pt`` (``g_ema``)."""
+    """Factory of kind ``stylegan2``: an NVIDIA ``.pkl`` (``G_ema``) or rosinality ``.pt`` (``g_ema``).
+
+    ``trusted``: unpickle a rosinality file fully (one holding Python objects beyond ``argparse.Namespace``;
+    runs code stored in it). NVIDIA pickles are always read without running their code.
+    """
     with torch.no_grad():
-        net = load_stylegan2(checkpoint, w_avg_samples=w_avg_samples, w_avg_seed=w_avg_seed)
+        net = load_stylegan2(checkpoint, w_avg_samples=w_avg_samples, w_avg_seed=w_avg_seed, trusted=trusted)
     return StyleGAN2Generator(net, psi, noise_mode, truncation_cutoff)
