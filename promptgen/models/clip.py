@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import open_clip
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from promptgen.models import MODELS
+from promptgen.models.common import CheckpointError, describe_load_error
 from promptgen.registry import ConfigError
 
 __all__ = ["OpenCLIPAdapter", "load_open_clip"]
@@ -87,7 +89,20 @@ def load_open_clip(
                 f"pretrained: CLIP checkpoint {pretrained} not found "
                 "(download it, e.g. with `promptgen download`, and put it at this path)"
             )
-    clip = open_clip.create_model(
-        model, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
-    )
+    try:
+        with warnings.catch_warnings():  # torch's TorchScript note: such a file is reported below in one line
+            warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
+            clip = open_clip.create_model(
+                model, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
+            )
+    except Exception as err:  # noqa: BLE001 - garbage, truncated, TorchScript or foreign files, offline tags
+        reason = describe_load_error(err)
+        hint = (
+            " (OpenAI's own release is TorchScript; see docs/paper-world.md)"
+            if "TorchScript" in reason
+            else ""
+        )
+        raise CheckpointError(
+            f"pretrained: {pretrained}: {reason}; expected open_clip weights for {model}{hint}"
+        ) from err
     return OpenCLIPAdapter(clip, open_clip.get_tokenizer(tokenizer or model)).to(device)
