@@ -8,13 +8,17 @@ energy) replaces the base's entry as a whole, and lists replace lists.
 
 Then YAML 1.1 number strings (``lr: 3e-3``) become numbers wherever the schema expects one, the schema's
 defaults are filled in, and the schema and the cross-references (table generators, model roles) are
-checked. Every failure is a :class:`~promptgen.registry.ConfigError` whose one-line message names the key
-and its value. Imports nothing heavy: Snakemake calls this at parse time.
+checked; every ``kind: python`` entry gets its code's sha256 as ``version`` (:func:`track_user_code`).
+Every failure is a :class:`~promptgen.registry.ConfigError` whose one-line message names the key and its
+value. Imports nothing heavy: Snakemake calls this at parse time.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import importlib.util
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,15 @@ from typing import Any
 from promptgen.registry import ConfigError
 from promptgen.yaml_loader import load_yaml, number_from_string
 
-__all__ = ["BASE_KEY", "check_references", "merge", "resolve_base", "resolve_config", "validate"]
+__all__ = [
+    "BASE_KEY",
+    "check_references",
+    "merge",
+    "resolve_base",
+    "resolve_config",
+    "track_user_code",
+    "validate",
+]
 
 BASE_KEY = "base"
 # role keys of each table section: every one must name an entry of `models` when the table has generators
@@ -203,6 +215,46 @@ def check_references(config: Mapping[str, Any]) -> None:
                     )
 
 
+def _module_file(spec: str) -> Path | None:
+    """The source file of the module in ``"package.module:factory"``, found without running the module."""
+    module = spec.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = getattr(found, "origin", None)
+    return Path(origin) if origin and Path(origin).is_file() else None
+
+
+def track_user_code(config: Any, where: str = "") -> None:
+    """Give every ``kind: python`` entry without a ``version`` the sha256 of its factory's module file.
+
+    Jobs take the entries as params, and Snakemake re-runs a job whose params changed; so editing a user's
+    generator, model or energy code re-runs every job that used it (and a training state written with the
+    old code is never resumed: the entry is part of its run identity). Code spread over several files
+    should carry a ``version`` that the user changes. A module not found at parse time is not tracked (a
+    warning says so).
+    """
+    if isinstance(config, list):
+        for i, item in enumerate(config):
+            track_user_code(item, f"{where}[{i}]")
+        return
+    if not isinstance(config, dict):
+        return
+    if config.get("kind") == "python" and isinstance(config.get("python"), str) and "version" not in config:
+        source = _module_file(config["python"])
+        if source is None:
+            print(  # noqa: T201 - Snakemake shows parse-time stderr
+                f"warning: {where}.python: module of {config['python']!r} not found at parse time; its code "
+                "is not tracked (give the entry a `version`)",
+                file=sys.stderr,
+            )
+        else:
+            config["version"] = "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    for key, value in config.items():
+        track_user_code(value, f"{where}.{key}" if where else str(key))
+
+
 def resolve_config(config: Mapping[str, Any], schema_file: str | Path, default: str | Path) -> dict[str, Any]:
     """The config a run uses: ``config`` over its base, coerced, with defaults, checked.
 
@@ -219,6 +271,7 @@ def resolve_config(config: Mapping[str, Any], schema_file: str | Path, default: 
     resolved[BASE_KEY] = config.get(BASE_KEY, "default")
     resolved = validate(resolved, schema)
     check_references(resolved)
+    track_user_code(resolved)
     for table in ROLE_KEYS:  # settings a base gives for generators this table does not run
         section = resolved.get(table) or {}
         if section.get("generator_train"):
