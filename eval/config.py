@@ -153,7 +153,7 @@ def _describe(err: Any) -> str:
         return f"{here}: expected one of {', '.join(map(str, expect))}, got {_short(value)}"
     if kind in ("minItems", "maxItems", "minProperties"):
         word = {"minItems": "at least", "maxItems": "at most", "minProperties": "at least"}[kind]
-        return f"{here}: expected {word} {expect} entries, got {len(value)}"
+        return f"{here}: expected {word} {expect} {'entry' if expect == 1 else 'entries'}, got {len(value)}"
     if kind == "pattern":
         return (
             f"{here}: expected {PATTERN_MEANING.get(expect, f'a match of {expect!r}')}, got {_short(value)}"

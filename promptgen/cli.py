@@ -23,13 +23,19 @@ __all__ = ["main", "one_line"]
 def one_line(err: BaseException, source: str | None = None) -> str:
     """An error as one line: a ConfigError's own message (prefixed by the spec file it came from), else
     the exception type and the first line of its message."""
+    from promptgen.models.common import CheckpointError
     from promptgen.registry import ConfigError
 
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else ""
     if not isinstance(err, ConfigError | FloatingPointError):
         text = f"{type(err).__name__}: {text}"
-    if source and isinstance(err, ConfigError) and source not in text:
+    if (
+        source
+        and isinstance(err, ConfigError)
+        and not isinstance(err, CheckpointError)
+        and source not in text
+    ):
         text = f"{source}: {text}"
     return text + (" (…; --verbose shows all)" if len(lines) > 1 else "")
 

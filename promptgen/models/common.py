@@ -62,7 +62,7 @@ def describe_load_error(err: BaseException) -> str:
         detail = [line for line in detail if line]
         return f"not a torch checkpoint ({detail[0] if detail else 'unpickling failed'})"
     if isinstance(err, MemoryError):
-        return "corrupt (unpickling it asked for more memory than there is)"
+        return "corrupt: unpickling it asked for more memory than there is"
     if "PytorchStreamReader" in text or isinstance(err, EOFError):
         return f"truncated or corrupt ({text.split('.')[0].strip() or type(err).__name__})"
     if "TorchScript" in text or "torch.jit.load" in text:

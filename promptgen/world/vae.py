@@ -437,7 +437,7 @@ def load_vae(checkpoint: str | Path) -> tuple[VAE, LatentPrior | None]:
     path = Path(checkpoint)
     if not path.is_file():
         raise ConfigError(
-            f"generator.checkpoint: VAE checkpoint {path} not found "
+            f"checkpoint: VAE checkpoint {path} not found "
             "(train it with the world build step or promptgen.world.vae.train_vae, "
             "or restore weights/world/vae/ from git)"
         )
@@ -449,7 +449,7 @@ def load_vae(checkpoint: str | Path) -> tuple[VAE, LatentPrior | None]:
         prior = None if blob.get("prior") is None else LatentPrior.from_dict(blob["prior"])
     except Exception as err:  # noqa: BLE001 - any failure means a foreign, truncated or corrupt file
         raise CheckpointError(
-            f"generator.checkpoint: {path} is not a world-vae checkpoint ({describe_load_error(err)}); "
+            f"checkpoint: {path} is not a world-vae checkpoint ({describe_load_error(err)}); "
             "expected a dict with arch, state_dict and prior"
         ) from err
     return vae.eval(), prior
