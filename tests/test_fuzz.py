@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
+import logging
 import os
 import struct
 import subprocess
@@ -19,6 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ import yaml
 from click.testing import CliRunner
 
 from eval.config import resolve_config
+from eval.snakemake_glue import logged
 from promptgen.cli import main
 from promptgen.generators import build_generator
 from promptgen.models import MODELS, load_builtin_adapters
@@ -595,6 +598,27 @@ def test_legacy_checkpoint_loads_when_its_entry_is_trusted(world: World, tmp_pat
     assert gen(torch.zeros(1, gen.latent_dim)).shape == (1, 3, 16, 16)
 
 
+def test_a_jobs_config_error_is_one_line_in_its_log(tmp_path: Path) -> None:
+    """The scripts' shared wrapper: a ConfigError from a job's spec names generators.<gen>, in one line."""
+    job = SimpleNamespace(
+        log=[str(tmp_path / "job.log")], rule="table2_train", wildcards=SimpleNamespace(gen="bad")
+    )
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with pytest.raises(SystemExit) as exit_, logged(job):
+            build_generator(_bad_gen(flat=True))
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = handlers, level
+    expected = "rule table2_train failed: generators.bad.generator: forward(z) returned shape (4, 192)"
+    assert str(exit_.value.code).startswith(expected)
+    log = (tmp_path / "job.log").read_text().strip().splitlines()
+    assert len(log) == 1 and expected in log[0]
+
+
+@pytest.mark.slow
 def test_job_log_holds_one_line_naming_the_generator_entry(tmp_path: Path) -> None:
     """A user generator that breaks the contract, run as a Snakemake job: one line in its log."""
     cfg = copy.deepcopy(TINY)
