@@ -30,9 +30,9 @@ def main() -> None:
 
     \b
     Typical use:
-      promptgen train examples/quadratic.yaml --out runs/quadratic
-      promptgen sample runs/quadratic/inn.pt --out runs/quadratic/samples -n 64
-      promptgen kl examples/quadratic.yaml runs/quadratic/inn.pt
+      promptgen train examples/two_modes.yaml --out runs/two_modes
+      promptgen sample runs/two_modes/inn.pt --out runs/two_modes/samples -n 64
+      promptgen kl examples/two_modes.yaml runs/two_modes/inn.pt
     """
     reuse_freed_memory()
 

@@ -101,9 +101,10 @@ class DECAPoseRegressor(nn.Module):
 def load_deca_encoder(checkpoint: str | Path, size: int = 224, antialias: bool = False) -> DECAPoseRegressor:
     """Factory of kind ``deca-encoder``: ``checkpoint`` is DECA's ``deca_model.tar``.
 
-    Example:
-        >>> pose = load_deca_encoder("weights/deca/deca_model.tar")  # doctest: +SKIP
-        >>> pose(images).shape  # (N, 3, 3) rotations
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        pose = load_deca_encoder("weights/deca/deca_model.tar")
+        pose(images).shape  # (N, 3, 3) rotations
     """
     state = state_entry(load_checkpoint_file(checkpoint, EXPECTED), CHECKPOINT_KEY, checkpoint, EXPECTED)
     encoder = DECAEncoder()

@@ -170,9 +170,10 @@ def load_irse50(
 ) -> IRSE50Embedder:
     """Factory of kind ``irse50``: ``checkpoint`` is ``model_ir_se50.pth`` (a plain state dict).
 
-    Example:
-        >>> embed = load_irse50("weights/irse50/model_ir_se50.pth")  # doctest: +SKIP
-        >>> embed(images).shape  # (N, 512), unit norm
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        embed = load_irse50("weights/irse50/model_ir_se50.pth")
+        embed(images).shape  # (N, 512), unit norm
     """
     state = state_entry(load_checkpoint_file(checkpoint, EXPECTED), None, checkpoint, EXPECTED)
     backbone = IRSE50()
