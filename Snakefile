@@ -23,6 +23,7 @@ include: "workflow/rules/table4.smk"
 include: "workflow/rules/table5.smk"
 include: "workflow/rules/figure8.smk"
 include: "workflow/rules/tableA.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
@@ -40,3 +41,4 @@ rule all:
         R("plots/figure8_shares.png"),
         R("tableA.csv"),
         R("plots/tableA_kl.png"),
+        R("summary.md"),

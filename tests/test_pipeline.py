@@ -19,6 +19,14 @@ TARGETS = {
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_calibrate", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
+    "summary.md": [
+        "summary",
+        "table2_train",
+        "table3_eval",
+        "table4_eval",
+        "table5_shares",
+        "figure8_shares",
+    ],
     "world/metrics.csv": ["world_dataset", "world_metrics"],
     "world/retrained/metrics.csv": [
         "world_dataset",
