@@ -12,7 +12,7 @@ needed — run through the library's own code paths:
 * ``promptgen_train_step``: ``promptgen.train.train`` with ``TrainConfig(steps=1, batch_size=batch)``
   (INN forward, G, CLIP energy, backward, AdamW step, checkpoint writes).
 
-Each row is one wall-clock measurement after an untimed warm-up of G. The paper's L is 50 (DESIGN §7);
+Each row is one wall-clock measurement after an untimed warm-up of G. The paper's L is 50 (docs/design.md §7);
 ``--n-aug`` takes a smaller one, and the CSV records it. Usage:
 ``python benchmarks/paper_scale_cpu.py --threads 2 --n-aug 50`` writes
 ``benchmarks/results/paper_scale_cpu.csv`` (rows appended).

@@ -46,7 +46,7 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; defaults are the paper code's classifier runs (DESIGN §7).
+    """Optimisation settings; defaults are the paper code's classifier runs (docs/design.md §7).
 
     Arguments:
         steps: optimiser steps (the paper: 1280; pose: 2560).
