@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# What a cluster without an accounting database (sacct) needs on top of the profile; see README.
+# What a cluster without an accounting database (sacct) needs on top of the profile; see docs/cluster.md.
 SLURM_ARGS = [
     "--workflow-profile",
     "profiles/slurm",
