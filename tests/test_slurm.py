@@ -1,4 +1,4 @@
-"""Table 2 of the tiny config through a real single-node SLURM cluster (issue #7).
+"""Table 2 of the tiny config through a real single-node SLURM cluster (docs/cluster.md).
 
 Starts the cluster with scripts/slurm-local.sh, runs the pipeline with `--workflow-profile profiles/slurm`,
 cancels the INN training job mid-run (scancel) and checks that Snakemake reports it as failed, that a rerun
