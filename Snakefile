@@ -33,6 +33,8 @@ include: "workflow/rules/table4.smk"
 include: "workflow/rules/table5.smk"
 include: "workflow/rules/figure8.smk"
 include: "workflow/rules/tableA.smk"
+include: "workflow/rules/grids.smk"
+include: "workflow/rules/summary.smk"
 
 
 rule all:
@@ -50,3 +52,8 @@ rule all:
         R("plots/figure8_shares.png"),
         R("tableA.csv"),
         R("plots/tableA_kl.png"),
+        expand(R("plots/table3_samples_{gen}.png"), gen=config["table3"]["generators"]),
+        expand(R("plots/table4_samples_{gen}.png"), gen=config["table4"]["generators"]),
+        expand(R("plots/table5_samples_{gen}.png"), gen=config["table5"]["generators"]),
+        expand(R("plots/figure8_samples_{gen}.png"), gen=config["figure8"]["generators"]),
+        R("summary.md"),

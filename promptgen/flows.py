@@ -123,8 +123,12 @@ class INN(nn.Module):
 
     Example:
         >>> inn = INN(dim=8)
-        >>> z, logdet = inn(torch.randn(4, 8))
-        >>> eps, _ = inn.inverse(z)
+        >>> eps = torch.randn(4, 8)
+        >>> z, logdet = inn(eps)
+        >>> logdet.shape
+        torch.Size([4])
+        >>> torch.allclose(inn.inverse(z)[0], eps, atol=1e-5)
+        True
     """
 
     def __init__(

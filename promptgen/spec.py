@@ -1,6 +1,6 @@
 """Control specs: one YAML file says which generator, which energies, which INN and how to train.
 
-Example::
+Example (an 8-d quadratic target; ``examples/two_modes.yaml`` is a runnable one)::
 
     generator: {kind: identity, latent_dim: 8}
     psi: 1.0                 # truncation while training (explicit; the paper: 1.0)

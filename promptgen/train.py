@@ -51,7 +51,7 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; defaults are the paper code's classifier runs (DESIGN §7).
+    """Optimisation settings; defaults are the paper code's classifier runs (docs/design.md §7).
 
     Arguments:
         steps: optimiser steps (the paper: 1280; pose: 2560).
@@ -84,7 +84,7 @@ class TrainConfig:
             the paper's). The objective of every step after the ramp is Eq. 10 unchanged; early on the
             INN stays near the prior and spreads its mass before the energy pulls it into modes, which keeps
             a conditional INN from settling part of a rare condition's mass on samples that fool the
-            control classifier (README, Table 2).
+            control classifier (docs/findings.md, Table 2).
     """
 
     steps: int = 1280

@@ -13,12 +13,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
-    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen"],
+    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen", "table2_grid"],
     "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_calibrate", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
+    "summary.md": [
+        "summary",
+        "table2_train",
+        "table3_eval",
+        "table4_eval",
+        "table5_shares",
+        "figure8_shares",
+    ],
     "world/metrics.csv": ["world_dataset", "world_metrics"],
     "world/retrained/metrics.csv": [
         "world_dataset",
@@ -80,6 +88,7 @@ def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
     assert set(measured["method"]) == {"unmodified", "direction", "resample", "promptgen"}
     assert set(measured["judge"]) == {"control_classifier", "eval_classifier"}
     assert (measured["N"] == 16 * 20).all()
+    assert (tmp_path / "plots" / "table2_samples_user.png").stat().st_size > 0  # drawn with the table
     assert (table[table["source"] != "measured"]["source"].str.startswith("paper")).all()
     assert (tmp_path / "plots" / "table2_kl.png").stat().st_size > 0
     # table2.generator_train.user.steps = 24 replaced train.steps = 30 for this generator's INN

@@ -120,11 +120,12 @@ def test_renderer_benchmark_appends_rows_across_a_header_change(tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("date,threads,images_per_s_best\n2026-11-23,1,4254.8\n")
     row = {"date": "2026-12-01", "threads": 2, "reuse_freed_memory": 1, "images_per_s_best": 9.0}
-    bench.append_row(out, row)
+    bench.append_row(out, row, bench._OLD_DEFAULTS)
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory"
     assert lines[1:] == ["2026-11-23,1,4254.8,0", "2026-12-01,2,9.0,1"]
-    bench.append_row(out, {**row, "compile": 1})  # the next column: both older rows read its default, 0
+    # the next column: both older rows read its default, 0
+    bench.append_row(out, {**row, "compile": 1}, bench._OLD_DEFAULTS)
     lines = out.read_text().splitlines()
     assert lines[0] == "date,threads,images_per_s_best,reuse_freed_memory,compile"
     assert lines[1:] == ["2026-11-23,1,4254.8,0,0", "2026-12-01,2,9.0,1,0", "2026-12-01,2,9.0,1,1"]

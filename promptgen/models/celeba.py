@@ -102,9 +102,10 @@ def load_celeba_classifiers(
         antialias: antialias when downsizing (the authors' code: false).
         trusted: unpickle the files fully (legacy files holding Python objects; runs code stored in them).
 
-    Example:
-        >>> clf = load_celeba_classifiers({"male": "weights/celeba/Male/best.pth"})  # doctest: +SKIP
-        >>> clf(images)["male"].shape  # (N,) logits; P(male) = sigmoid(logit)
+    Example (needs the downloaded checkpoints; not run as a doctest)::
+
+        clf = load_celeba_classifiers({"male": "weights/celeba/Male/best.pth"})
+        clf(images)["male"].shape  # (N,) logits; P(male) = sigmoid(logit)
     """
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise ConfigError(f"checkpoints: expected a mapping {{attribute: path}}, got {checkpoints!r}")

@@ -105,9 +105,10 @@ def load_deca_encoder(
 
     ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
 
-    Example:
-        >>> pose = load_deca_encoder("weights/deca/deca_model.tar")  # doctest: +SKIP
-        >>> pose(images).shape  # (N, 3, 3) rotations
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        pose = load_deca_encoder("weights/deca/deca_model.tar")
+        pose(images).shape  # (N, 3, 3) rotations
     """
     state = state_entry(
         load_checkpoint_file(checkpoint, EXPECTED, trusted), CHECKPOINT_KEY, checkpoint, EXPECTED

@@ -87,9 +87,10 @@ def load_fairface(
 
     ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
 
-    Example:
-        >>> clf = load_fairface("weights/fairface/res34_fair_align_multi_7_20190809.pt")  # doctest: +SKIP
-        >>> clf(images)["age"].shape  # (N, 9), classes FairFaceClassifier.labels["age"]
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        clf = load_fairface("weights/fairface/res34_fair_align_multi_7_20190809.pt")
+        clf(images)["age"].shape  # (N, 9), classes FairFaceClassifier.labels["age"]
     """
     state = state_entry(load_checkpoint_file(checkpoint, EXPECTED, trusted), None, checkpoint, EXPECTED)
     model = FairFaceClassifier(size, antialias)

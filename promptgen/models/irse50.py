@@ -173,9 +173,10 @@ def load_irse50(
 
     ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
 
-    Example:
-        >>> embed = load_irse50("weights/irse50/model_ir_se50.pth")  # doctest: +SKIP
-        >>> embed(images).shape  # (N, 512), unit norm
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        embed = load_irse50("weights/irse50/model_ir_se50.pth")
+        embed(images).shape  # (N, 512), unit norm
     """
     state = state_entry(load_checkpoint_file(checkpoint, EXPECTED, trusted), None, checkpoint, EXPECTED)
     backbone = IRSE50()

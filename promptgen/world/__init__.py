@@ -1,6 +1,6 @@
 """The embedded synthetic face world: a differentiable renderer, its oracle and the models trained on it.
 
-A faithful miniature of FFHQ + StyleGAN2 + the paper's off-the-shelf models (DESIGN.md §5): z ~ N(0, I_d)
+A faithful miniature of FFHQ + StyleGAN2 + the paper's off-the-shelf models (docs/design.md §5): z ~ N(0, I_d)
 goes through a fixed, seeded, entangling map to scene factors (:mod:`promptgen.world.latent_map`), which
 become scene parameters (:mod:`promptgen.world.scene`) and a soft-rasterised 64×64 face
 (:mod:`promptgen.world.render`). The oracle (:mod:`promptgen.world.groundtruth`) gives exact labels

@@ -15,7 +15,7 @@ __all__ = ["main"]
 @click.group()
 @click.option("--threads", type=int, default=1, show_default=True, help="torch intra-op threads.")
 def main(threads: int) -> None:
-    """The embedded synthetic face world (DESIGN.md §5)."""
+    """The embedded synthetic face world (docs/design.md §5)."""
     torch.set_num_threads(threads)
     reuse_freed_memory()
 

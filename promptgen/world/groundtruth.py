@@ -55,7 +55,8 @@ def oracle(z: Tensor, psi: float = 1.0, seed: int = 0) -> dict[str, Tensor]:
 
     Example:
         >>> labels = oracle(torch.randn(8, 64))
-        >>> labels["male"].float().mean()  # ≈ 0.40 over many samples
+        >>> labels["male"].shape  # one 0/1 label per latent; P(male) ≈ 0.40 over many samples
+        torch.Size([8])
     """
     world = get_world(z.shape[-1], seed).to(z.device)
     return labels_from_factors(world, world(z, psi))

@@ -23,7 +23,7 @@ from promptgen.world.latent_map import WorldMap, get_world
 from promptgen.world.pose import angles_to_rotation
 from promptgen.world.scene import IDENTITY_PARAMS, Scene, SceneStyle, scene_from_z
 
-__all__ = ["Rasteriser", "RenderStyle", "SynthRenderer", "render_scene"]
+__all__ = ["Rasteriser", "RenderStyle", "SynthRenderer"]
 
 _ID = {name: i for i, name in enumerate(IDENTITY_PARAMS)}
 
@@ -287,11 +287,6 @@ class Rasteriser(nn.Module):
 def _slice(scene: Scene, start: int, stop: int, pad_to: int = 0) -> Scene:
     """Rows [start, stop) of a scene; with ``pad_to``, a short slice repeats its last row up to that many."""
     return Scene(**{k: pad_rows(v[start:stop], pad_to) for k, v in scene.__dict__.items()})
-
-
-def render_scene(scene: Scene, resolution: int = 64, style: RenderStyle | None = None) -> Tensor:
-    """Render a scene to images in [−1, 1], shape (N, 3, resolution, resolution)."""
-    return Rasteriser(resolution, style).to(scene.yaw.device)(scene, signed=True)
 
 
 class SynthRenderer(Generator):

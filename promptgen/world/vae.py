@@ -190,10 +190,9 @@ class AdversarialConfig:
     (non-saturating loss, R1 penalty on the renders every ``r1_every`` steps, scaled by ``r1_every``), then
     the whole VAE on ELBO / (pixels per image) + ``weight`` · [softplus(−critic(decode(prior(u)))) +
     ``recon_weight`` · softplus(−critic(x̃))], x̃ the reconstructions the ELBO scored (Larsen et al.'s
-    VAE-GAN puts the GAN term on both). The defaults (docs/world-clip-vae.md): half the earlier batch (64)
-    and critic width (32-64-128-256), the reconstructions' term added, and 5 000 steps (3 000 until
-    bfloat16 training made steps ≈ 2× cheaper; from scratch in bfloat16, 3 000 steps missed the eyeglasses
-    share by 0.007, 5 000 passed).
+    VAE-GAN puts the GAN term on both). The defaults are the shipped recipe; the variants measured against
+    it (batch, critic width, steps, the reconstructions' term) are in docs/world-clip-vae.md: 3 000 steps
+    missed the eyeglasses share by 0.007, 5 000 passed.
 
     Arguments:
         steps: fine-tune steps.
@@ -204,7 +203,7 @@ class AdversarialConfig:
         r1_every: apply R1 every this many steps (lazy regularisation).
         critic_channels: the critic's channels.
         recon_weight: weight of the GAN term on reconstructions, relative to the one on prior decodes
-            (0: prior decodes only, the recipe before 2026-12-01's sixth session).
+            (0: prior decodes only).
     """
 
     steps: int = 5000

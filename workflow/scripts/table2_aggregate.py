@@ -8,6 +8,6 @@ from eval.table2 import aggregate_table2
 
 sm = snakemake  # noqa: F821
 with logged(sm):
-    table = aggregate_table2(pd.read_csv(p) for p in sm.input)
+    table = aggregate_table2(pd.read_csv(p) for p in sm.input if p.endswith(".csv"))
     table.to_csv(sm.output.table, index=False)
     table2_bars(table, sm.output.plot)

@@ -27,9 +27,10 @@ class StyleGAN2Generator(Generator):
             per call) or ``'none'``.
         truncation_cutoff: truncate only the first this many w⁺ entries (``None``: all).
 
-    Example:
-        >>> gen = build_stylegan2("weights/stylegan2/ffhq.pkl", psi=0.7)  # doctest: +SKIP
-        >>> images = gen(gen.sample_latent(4))  # (4, 3, 1024, 1024) in [-1, 1]
+    Example (needs a downloaded pickle; not run as a doctest)::
+
+        gen = build_stylegan2("weights/stylegan2/ffhq.pkl", psi=0.7)
+        images = gen(gen.sample_latent(4))  # (4, 3, 1024, 1024) in [-1, 1]
     """
 
     def __init__(
