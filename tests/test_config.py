@@ -83,7 +83,7 @@ def test_yaml_1_1_number_strings_are_read_as_numbers(tmp_path: Path) -> None:
 
 def test_the_readme_snippet_plans_table2_for_the_users_generator(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
-    snippet = re.search(r"\*\*Your own generator is one config entry\*\*.*?```yaml\n(.*?)```", readme, re.S)
+    snippet = re.search(r"\*\*A generator\*\* is one config entry.*?```yaml\n(.*?)```", readme, re.S)
     assert snippet is not None
     text = snippet[1].replace(
         "my_package.my_module:make_generator", "tests.plugins.user_generator:make_generator"
