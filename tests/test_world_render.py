@@ -185,11 +185,11 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch: pytest.MonkeyPatc
     gen = SynthRenderer(compile=True)
     z = torch.randn(37, 64, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        ref = G(z)
+        ref, ref_small = G(z), G(z[:5])  # eager, each at its own batch size (BLAS may block by size)
         with caplog.at_level("WARNING", logger="promptgen.device"):
             first, second = gen(z), gen(z[:5])
     torch.testing.assert_close(first, ref, atol=0, rtol=0)
-    torch.testing.assert_close(second, ref[:5], atol=0, rtol=0)
+    torch.testing.assert_close(second, ref_small, atol=0, rtol=0)
     assert len(calls) == 1 and gen.rasteriser._compiled[True].failed
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     reason = "InvalidCxxCompiler: No working C++ compiler found"
