@@ -15,7 +15,7 @@ import pandas as pd
 
 from promptgen.registry import ConfigError
 
-__all__ = ["derived_generators", "entanglement_table", "setting_name"]
+__all__ = ["derived_generators", "entanglement_table", "setting_name", "sweep_inputs"]
 
 
 def _arguments(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +59,19 @@ def derived_generators(
             gen[argument] = value
         out[value] = (setting_name(base, entry, argument, value), {**dict(entry), "generator": gen})
     return out
+
+
+def sweep_inputs(
+    pattern: str, settings: Mapping[str, Any], seeds: Iterable[int], methods: Iterable[str]
+) -> list[str]:
+    """The Table-2 per-seed files of every setting: ``pattern`` formatted with ``gen``, ``seed``, ``method``.
+
+    Raises:
+        ConfigError: no setting (``entanglement.generator`` is not set).
+    """
+    if not settings:
+        raise ConfigError("entanglement.generator: set the generator whose argument the sweep varies")
+    return [pattern.format(gen=g, seed=s, method=m) for g in settings for s in seeds for m in methods]
 
 
 def entanglement_table(

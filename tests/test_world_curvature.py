@@ -166,6 +166,18 @@ def test_default_is_curved_and_zero_is_linear():
         assert flat[attr] >= 0.95, (attr, flat[attr])
 
 
+def test_world_metrics_report_the_probe_beside_the_untwisted_one():
+    from promptgen.world.metrics import linear_probe_rows
+
+    rows = {r[0]: r for r in linear_probe_rows(DEFAULT)}
+    for attr in ("male", "eyeglasses", "blond", "young"):
+        name, value, threshold, ok = rows[f"linear_probe.{attr}"]
+        assert threshold == "[0.75,0.9]" and ok and 0.75 <= value <= 0.90
+        assert rows[f"linear_probe.{attr}.curvature0"][2:] == (">=0.95", True)
+    flat = {r[0]: r for r in linear_probe_rows(0.0)}
+    assert flat["linear_probe.male"][2] == "" and flat["linear_probe.male"][1] >= 0.95
+
+
 def test_renderer_and_oracle_use_the_same_twisted_world():
     G = SynthRenderer(curvature=DEFAULT)
     z = _z(16, 12)

@@ -1,4 +1,4 @@
-from eval.entanglement import derived_generators
+from eval.entanglement import derived_generators, sweep_inputs
 from promptgen.registry import ConfigError
 
 # Table 2 across settings of one generator argument (the embedded world's `curvature`): every swept value
@@ -13,22 +13,13 @@ if ENT["generator"] is not None:
         ENT_SETTINGS[_name] = _value
 
 
-def entanglement_inputs(wildcards):
-    if not ENT_SETTINGS:
-        raise ConfigError("entanglement.generator: set the generator whose argument the sweep varies")
-    return expand(
-        R("table2/{gen}/seed{seed}/{method}.csv"),
-        gen=ENT_SETTINGS,
-        seed=ENT["seeds"] or T2["seeds"],
-        method=T2_METHODS,
-    )
-
-
 rule table2_entanglement:
     """Results/table2_entanglement.csv: the largest-column KL of every Table-2 method at each swept value,
     judged by entanglement.judge; and its plot."""
     input:
-        entanglement_inputs,
+        lambda w: sweep_inputs(
+            R("table2/{gen}/seed{seed}/{method}.csv"), ENT_SETTINGS, ENT["seeds"] or T2["seeds"], T2_METHODS
+        ),
     output:
         table=report(R("table2_entanglement.csv"), caption="../report/table2_entanglement.rst", category="Table 2"),
         plot=report(
