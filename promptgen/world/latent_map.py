@@ -12,7 +12,7 @@ leans away from the gender factor. Truncation ψ acts on h (the W-space analog):
 
 With ``curvature > 0`` a seeded Gaussian-measure-preserving bijection :class:`~promptgen.world.curvature
 .LatentTwist` is composed in front, h = standardise(raw(T(z))): T(z) has the law of z, so the standardisation
-and thresholds calibrated on the untwisted map hold exactly, and ``curvature = 0`` is today's map bit for bit.
+and thresholds calibrated on the untwisted map hold exactly; ``curvature = 0`` is the untwisted map itself.
 """
 
 from __future__ import annotations
