@@ -10,8 +10,8 @@ an angle that is a linear function of B,
 
 For every fixed z_B a plane rotation maps N(0, I₂) to itself and z_B is left as it is, so each twist (and
 the stack) maps N(0, I_d) to N(0, I_d): the law of T(z), hence of h, of the renders and of every label, is
-exactly that of the untwisted world. The inverse turns the pairs back by −θ, twists in reverse order. θ's scale is
-``curvature`` radians per unit of z_B (v has unit norm), so ``curvature = 0`` is the identity.
+exactly that of the untwisted world. The inverse turns the pairs back by −θ, twists in reverse order.
+θ's scale is ``curvature`` radians per unit of z_B (v has unit norm), so ``curvature = 0`` is the identity.
 """
 
 from __future__ import annotations
