@@ -172,7 +172,7 @@ def test_world_metrics_report_the_probe_beside_the_untwisted_one():
     rows = {r[0]: r for r in linear_probe_rows(DEFAULT)}
     for attr in ("male", "eyeglasses", "blond", "young"):
         name, value, threshold, ok = rows[f"linear_probe.{attr}"]
-        assert threshold == "[0.75,0.9]" and ok and 0.75 <= value <= 0.90
+        assert threshold == "[0.75..0.9]" and ok and 0.75 <= value <= 0.90
         assert rows[f"linear_probe.{attr}.curvature0"][2:] == (">=0.95", True)
     flat = {r[0]: r for r in linear_probe_rows(0.0)}
     assert flat["linear_probe.male"][2] == "" and flat["linear_probe.male"][1] >= 0.95

@@ -261,7 +261,7 @@ def linear_probe_rows(
     rows: list[Row] = []
     for attr, value in curved.items():
         if curvature > 0:
-            rows.append((f"linear_probe.{attr}", value, f"[{lo:g},{hi:g}]", lo <= value <= hi))
+            rows.append((f"linear_probe.{attr}", value, f"[{lo:g}..{hi:g}]", lo <= value <= hi))
         else:
             rows.append((f"linear_probe.{attr}", value, "", True))
         rows.append(_row(f"linear_probe.{attr}.curvature0", flat[attr], ">=", flat_min))
