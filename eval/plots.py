@@ -14,7 +14,14 @@ import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-__all__ = ["energy_latency", "fid_identity", "inn_fidelity", "share_bars", "table2_bars"]
+__all__ = [
+    "energy_latency",
+    "entanglement_lines",
+    "fid_identity",
+    "inn_fidelity",
+    "share_bars",
+    "table2_bars",
+]
 
 PAPER_MARKERS = "o^sDvP*X"  # one marker shape per literature row
 
@@ -99,6 +106,40 @@ def table2_bars(table: pd.DataFrame, path: str | Path) -> Path:
     handles, labels = axes[0][0].get_legend_handles_labels()
     zero = _zero_handle()
     fig.legend([*handles, zero], [*labels, zero.get_label()], loc="outside right upper", fontsize=7)
+    return _save(fig, path)
+
+
+def entanglement_lines(table: pd.DataFrame, path: str | Path, argument: str) -> Path:
+    """Largest-column KL (log scale, ± std over seeds) of every method against the swept ``argument``.
+
+    The dashed line is the pair-column reference 3/(2N) (:func:`eval.entanglement.entanglement_table`); exact
+    zeros are marked "0" at the axis bottom; the legend sits outside the data.
+    """
+    from eval.metric_kl import kl_noise_floor
+
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    floor = _log_floor(table["max_kl"].to_numpy(dtype=float))
+    for i, (method, rows) in enumerate(table.groupby("method", sort=False)):
+        rows = rows.sort_values(argument)
+        x = rows[argument].to_numpy(dtype=float)
+        values = rows["max_kl"].to_numpy(dtype=float)
+        errs = np.nan_to_num(rows["max_kl_std"].to_numpy(dtype=float))
+        shown = values > 0
+        color = f"C{i % 10}"
+        ax.errorbar(
+            x[shown], values[shown], yerr=errs[shown], marker="o", capsize=3, label=method, color=color
+        )
+        _mark_zeros(ax, x, values, floor, color)
+    ax.axhline(
+        kl_noise_floor(4, int(table["N"].max())), color="k", ls="--", lw=0.8, label="reference 3/(2N) (pairs)"
+    )
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
+    ax.set_xlabel(argument)
+    ax.set_ylabel("largest-column D_KL(empirical ‖ uniform)")
+    ax.set_title(f"Table 2 across {argument} (judge: {table['judge'].iloc[0]})")
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=[*handles, _zero_handle()], fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _save(fig, path)
 
 

@@ -17,11 +17,11 @@ from typing import Any
 __all__ = ["get_world", "oracle"]
 
 
-def get_world(latent_dim: int = 64, seed: int = 0) -> Any:
-    """The world (entangling map and calibrated thresholds) for ``(latent_dim, seed)``; cached."""
+def get_world(latent_dim: int = 64, seed: int = 0, curvature: float = 0.0) -> Any:
+    """The world (map, thresholds, twists) for ``(latent_dim, seed, curvature)``; cached."""
     from promptgen.world.latent_map import get_world as _get_world
 
-    return _get_world(latent_dim, seed)
+    return _get_world(latent_dim, seed, curvature)
 
 
 def __getattr__(name: str) -> Any:
