@@ -82,11 +82,17 @@ def _embed(embedder, gen, eps: torch.Tensor, alpha: torch.Tensor, batch: int) ->
 
 
 def _pose_error(gen_name, gen_cfg, t3, pg, eps, alpha, batch: int) -> dict[str, float]:
-    """Geodesic error (degrees) between the requested rotation R(α)R_can and the oracle's pose."""
+    """Geodesic error (degrees) between the requested rotation R(α)R_can and the oracle's pose.
+
+    The oracle reports (pitch, yaw, roll) in the embedded world's convention (:mod:`promptgen.world.pose`,
+    R_z R_y R_x); the request is built in the paper's (R_x R_y of α, then R_can).
+    """
+    from promptgen.world.pose import angles_to_rotation
+
     z = torch.cat([pg.root_latent(e, a) for e, a in zip(eps.split(batch), alpha.split(batch), strict=True)])
     oracle = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")
     truth = oracle(z.cpu(), gen_cfg["psi_fid"])
-    measured = euler_xyz_to_matrix(torch.stack([truth["pitch"], truth["yaw"], truth["roll"]], -1).double())
+    measured = angles_to_rotation(*(truth[k].double() for k in ("pitch", "yaw", "roll")))
     canonical = euler_xyz_to_matrix(torch.tensor(list(t3["canonical"]), dtype=torch.float64))
     requested = target_rotation(alpha.cpu().double(), canonical)
     err = torch.rad2deg(geodesic_distance(measured, requested)).numpy()
