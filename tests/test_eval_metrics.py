@@ -57,3 +57,18 @@ def test_fid_matches_the_closed_form() -> None:
 def test_literature_rows_name_their_source(table) -> None:
     df = literature_rows(table)
     assert len(df) > 0 and df["source"].str.startswith("paper").all()
+
+
+def test_table4_break_even_and_step_size_choice() -> None:
+    from eval.table4 import _check, break_even, choose_step_size
+    from promptgen.registry import ConfigError
+
+    assert break_even(100.0, 1.5, 0.5) == pytest.approx(100.0)
+    assert break_even(100.0, 0.5, 0.5) == float("inf")
+    assert choose_step_size({0.01: 0.52, 0.003: 0.50, 0.03: 0.50}) == 0.003  # lowest energy, then smallest η
+    base = {"seed": 0, "tune_seed": 1000, "ppgm_step_sizes": [0.003, 0.01, 0.03]}
+    _check(base)
+    with pytest.raises(ConfigError, match="table4.tune_seed"):
+        _check({**base, "tune_seed": 0})
+    with pytest.raises(ConfigError, match="at least 3"):
+        _check({**base, "ppgm_step_sizes": [0.01, 0.03]})

@@ -155,6 +155,11 @@ def test_tiny_table4_end_to_end(tmp_path) -> None:
         measured.loc["PPGM (n=3)", "clip_backprops"] == 3 and measured.loc["PromptGen", "clip_backprops"] == 0
     )
     assert (measured["seconds_per_sample"] > 0).all() and measured["clip_energy"].between(0, 2).all()
+    ppgm = measured.loc[["PPGM (n=2)", "PPGM (n=3)"]]
+    assert ppgm["ppgm_step_size"].isin([0.001, 0.003, 0.01, 0.03]).all()  # the schema's default sweep
+    assert (ppgm["ppgm_tuning"].str.count(":") == 4).all()  # every η's tuning energy is reported
+    assert (ppgm["break_even_samples"] > 0).all() and measured.loc["PromptGen", "train_seconds"] > 0
+    assert (measured["psi"] == 1.0).all()
     assert (tmp_path / "plots" / "table4_energy_latency.png").exists()
 
 
