@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from promptgen.generators.base import build_generator, load_builtin_generators
-from promptgen.rotations import euler_xyz_to_matrix
+from promptgen.rotations import axis_rotation, euler_xyz_to_matrix
 from promptgen.world.latent_map import FACTORS, WorldMap, get_world
 from promptgen.world.pose import angles_to_rotation, rotation_to_angles
 from promptgen.world.render import SynthRenderer
@@ -76,7 +76,11 @@ def test_truncation_pulls_towards_the_mean():
 def test_pose_convention_matches_rotations_module():
     a = torch.rand(10, 3) - 0.5
     r = angles_to_rotation(a[:, 0], a[:, 1], a[:, 2])
-    torch.testing.assert_close(r, euler_xyz_to_matrix(a))
+    # The world's convention R_z(roll) R_y(yaw) R_x(pitch); the pose energy's "XYZ" is R_x R_y R_z.
+    torch.testing.assert_close(
+        r, axis_rotation(a[:, 2], 2) @ axis_rotation(a[:, 1], 1) @ axis_rotation(a[:, 0], 0)
+    )
+    assert not torch.allclose(r, euler_xyz_to_matrix(a))
     torch.testing.assert_close(rotation_to_angles(r), a, atol=1e-5, rtol=0)
     # positive yaw turns the nose (+z) towards +x
     nose = angles_to_rotation(torch.tensor(0.0), torch.tensor(0.3), torch.tensor(0.0)) @ torch.tensor(
