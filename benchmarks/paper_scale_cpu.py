@@ -12,7 +12,7 @@ needed — run through the library's own code paths:
 * ``promptgen_train_step``: ``promptgen.train.train`` with ``TrainConfig(steps=1, batch_size=batch)``
   (INN forward, G, CLIP energy, backward, AdamW step, checkpoint writes).
 
-Each row is one wall-clock measurement after an untimed warm-up of G. The paper's L is 50 (DESIGN §7);
+Each row is one wall-clock measurement after an untimed warm-up of G. The paper's L is 50 (docs/design.md §7);
 ``--n-aug`` takes a smaller one, and the CSV records it. Usage:
 ``python benchmarks/paper_scale_cpu.py --threads 2 --n-aug 50`` writes
 ``benchmarks/results/paper_scale_cpu.csv`` (rows appended).
@@ -20,9 +20,9 @@ Each row is one wall-clock measurement after an untimed warm-up of G. The paper'
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +39,9 @@ from promptgen.generators.stylegan2.generator import StyleGAN2Generator
 from promptgen.generators.stylegan2.network import StyleGAN2Config, StyleGAN2Network
 from promptgen.models.clip import load_open_clip
 from promptgen.train import TrainConfig, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import append_row, calibration_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["main", "run"]
 
@@ -109,14 +112,9 @@ def run(batch: int, n_aug: int, threads: int, seed: int = 0) -> list[dict[str, o
 )
 def main(batch: int, n_aug: int, threads: int, out: Path) -> None:
     """Time CLIP energy, one PPGM Langevin step and one PromptGen step at paper sizes on CPU."""
-    rows = run(batch, n_aug, threads)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    with out.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+    rows = [{**row, **calibration_columns()} for row in run(batch, n_aug, threads)]
+    for row in rows:
+        append_row(out, row)
     for row in rows:
         click.echo(f"{row['operation']}: {row['seconds']} s (batch {batch}, L = {n_aug})")
 

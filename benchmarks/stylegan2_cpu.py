@@ -12,10 +12,10 @@ Usage: ``python benchmarks/stylegan2_cpu.py --threads 1 --images 3``; appends a 
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import platform
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +23,9 @@ import click
 import torch
 
 from promptgen.generators.stylegan2.network import StyleGAN2Config, StyleGAN2Network
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import append_row, calibration_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["main", "peak_rss_mib", "run"]
 
@@ -85,14 +88,8 @@ def run(images: int, threads: int, seed: int = 0) -> dict[str, object]:
 )
 def main(images: int, threads: int, out: Path) -> None:
     """Benchmark the FFHQ-1024 StyleGAN2 forward on CPU and append a row to the results CSV."""
-    row = run(images, threads)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    with out.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    row = {**run(images, threads), **calibration_columns()}
+    append_row(out, row)
     click.echo(row)
 
 

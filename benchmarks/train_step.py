@@ -33,7 +33,7 @@ from promptgen.allocator import reuse_freed_memory
 from promptgen.spec import train_from_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from world_renderer import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["main", "step_seconds"]
 

@@ -33,7 +33,7 @@ from promptgen.energies import ModelCache
 from promptgen.generators import build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from world_renderer import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["CASES", "main", "measure"]
 

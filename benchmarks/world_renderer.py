@@ -17,11 +17,8 @@ Usage: ``python benchmarks/world_renderer.py --threads 2 --batch 256``; appends 
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import os
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,11 +26,13 @@ import click
 import torch
 
 from promptgen.allocator import reuse_freed_memory
-from promptgen.device import cpu_autocast_dtype
 from promptgen.world.metrics import render_pass_seconds
 from promptgen.world.render import SynthRenderer
 
-__all__ = ["append_row", "machine_columns", "main", "run"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+
+__all__ = ["main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_renderer.csv"
 _OLD_DEFAULTS = {"reuse_freed_memory": 0, "compile": 0}  # what rows measured before a column existed read
@@ -69,45 +68,14 @@ def main(threads: int, batch: int, repeats: int, out: Path, reuse: bool, compile
     torch.set_num_threads(threads)
     reused = reuse and reuse_freed_memory()
     row = {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "threads": threads,
+        **machine_columns(threads),
         "batch": batch,
-        "load_avg_1min": round(os.getloadavg()[0], 2),
         "reuse_freed_memory": int(reused),
         "compile": int(compiled),
         **{k: round(v, 1) for k, v in run(batch, repeats, compiled).items()},
     }
-    append_row(out, row)
+    append_row(out, row, _OLD_DEFAULTS)
     click.echo(row)
-
-
-def machine_columns(threads: int) -> dict:
-    """The columns every benchmark row starts with: when, on what CPU, how many threads, under what load."""
-    return {
-        "date": dt.datetime.now().isoformat(timespec="seconds"),
-        "machine": platform.processor() or platform.machine(),
-        "amx": int(cpu_autocast_dtype("auto") is not None),
-        "cpus": os.cpu_count(),
-        "threads": threads,
-        "load_avg_1min": round(os.getloadavg()[0], 2),
-    }
-
-
-def append_row(out: Path, row: dict) -> None:
-    """Append ``row`` to the CSV at ``out``; rows of an older header get this column set's missing values."""
-    old = []
-    if out.is_file():
-        with open(out, newline="") as f:
-            old = list(csv.DictReader(f))
-    fields = list(dict.fromkeys([*(old[0] if old else {}), *row]))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        defaults = {k: v for k, v in _OLD_DEFAULTS.items() if k in fields}
-        w.writerows([{**defaults, **r} for r in old] + [row])
 
 
 if __name__ == "__main__":

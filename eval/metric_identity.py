@@ -1,7 +1,9 @@
 """Identity distances of Table 3: d = √(2(1 − cos)) between unit face embeddings.
 
-Same-ID pairs: the same ε rendered at different conditions; different-ID pairs: different ε at the same
-condition. Each unordered pair is counted once (the paper code counted different-ID pairs twice).
+As the paper's evaluation (its ``forward_embedding_distance``): every identity ε is rendered at three
+independent random poses α₁, α₂, α₃. Same-ID pairs: (ε, α₁) with (ε, α₂); different-ID pairs: identities
+2j and 2j + 1, each at its own α₃. Each unordered different-ID pair is counted once (the paper's code
+counted it twice, as (a, b) and (b, a); the two copies are equal, so the mean is the same).
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ def embedding_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(2 * (1 - np.sum(a * b, axis=-1)), 0, None))
 
 
-def _pair_mean(emb: np.ndarray) -> float:
-    """Mean distance over unordered pairs i < j of the rows of ``emb`` (M, D)."""
-    e = emb / np.linalg.norm(emb, axis=-1, keepdims=True)
-    cos = e @ e.T
-    iu = np.triu_indices(e.shape[0], k=1)
-    return float(np.mean(np.sqrt(np.clip(2 * (1 - cos[iu]), 0, None))))
+def identity_distances(first: np.ndarray, second: np.ndarray, third: np.ndarray) -> tuple[float, float]:
+    """Mean same-ID and different-ID distances from embeddings (K, D) of K identities at three poses each.
 
+    Arguments:
+        first, second: identity i at its poses α₁ and α₂ (row i of each): the same-ID pairs.
+        third: identity i at its pose α₃; rows 2j and 2j + 1 form the different-ID pairs (K // 2 of them).
 
-def identity_distances(emb: np.ndarray) -> tuple[float, float]:
-    """``emb`` has shape (identities, conditions, D). Returns (same-ID, different-ID) mean distances."""
-    if emb.ndim != 3 or emb.shape[0] < 2 or emb.shape[1] < 2:
-        raise ValueError("identity_distances: need an (identities ≥ 2, conditions ≥ 2, D) array")
-    same = float(np.mean([_pair_mean(emb[i]) for i in range(emb.shape[0])]))
-    diff = float(np.mean([_pair_mean(emb[:, c]) for c in range(emb.shape[1])]))
+    Returns:
+        (same-ID mean over K pairs, different-ID mean over K // 2 pairs).
+    """
+    if not first.shape == second.shape == third.shape or first.ndim != 2 or first.shape[0] < 2:
+        raise ValueError("identity_distances: need three (identities ≥ 2, D) arrays of one shape")
+    same = float(np.mean(embedding_distance(first, second)))
+    m = third.shape[0] // 2 * 2
+    diff = float(np.mean(embedding_distance(third[0:m:2], third[1:m:2])))
     return same, diff

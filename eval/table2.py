@@ -31,7 +31,7 @@ from promptgen.conditions import DiscreteCondition
 from promptgen.device import resolve_device
 from promptgen.energies import ModelCache
 from promptgen.generators import build_generator
-from promptgen.registry import import_object
+from promptgen.registry import import_oracle
 from promptgen.sample import per_sample_normal
 
 __all__ = [
@@ -92,8 +92,7 @@ class _Setup:
         control = logps.get(self.control_role, logps.get("_control")) if with_control else None
         judged = {j: labels_from_log_probs(lp) for j, lp in logps.items() if j != "_control"}
         if self.gen_cfg.get("oracle"):
-            where = f"generators.{self.gen_name}.oracle"
-            truth = import_object(self.gen_cfg["oracle"], key=where)(z.cpu(), self.gen_cfg["psi_eval"])
+            truth = import_oracle(self.gen_cfg, self.gen_name)(z.cpu(), self.gen_cfg["psi_eval"])
             judged["oracle"] = {a: truth[a].long().numpy() for a in self.attrs}
         return judged, control
 

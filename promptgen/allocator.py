@@ -1,11 +1,11 @@
 """Keep freed memory in the process instead of handing it back to the kernel after every batch.
 
 glibc serves large blocks (a batch of images, a conv activation) with ``mmap`` and unmaps them on
-``free``, so every batch of every evaluation loop pays page faults to zero fresh pages. On the 2-core CPU
-this was 40 % of an evaluation job's time (one Table-2 method on the VAE in 2026-11: 18.6 s user + 13.0 s
-system before, 17.9 s + 0.7 s after). Raising the mmap threshold to its maximum, and the trim threshold and
-top pad with it, lets the heap keep and reuse those blocks. It is a process-wide setting with no effect on
-any number computed; on a C library other than glibc it does nothing.
+``free``, so every batch of every evaluation loop pays page faults to zero fresh pages. On a 2-core CPU
+that was 40 % of an evaluation job's time (one Table-2 method on the VAE: 18.6 s user + 13.0 s system with
+the defaults, 17.9 s + 0.7 s with this setting). Raising the mmap threshold to its maximum, and the trim
+threshold and top pad with it, lets the heap keep and reuse those blocks. It is a process-wide setting with no
+effect on any number computed; on a C library other than glibc it does nothing.
 """
 
 from __future__ import annotations

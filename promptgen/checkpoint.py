@@ -136,16 +136,28 @@ def save_inn(inn: INN, path: str | Path, metadata: dict[str, Any]) -> None:
 
 
 def load_inn(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[INN, dict[str, Any]]:
-    """Load an INN checkpoint; errors name the file."""
+    """Load an INN checkpoint; errors are one-line :class:`CheckpointError` messages naming the file."""
+    from promptgen.models.common import CheckpointError, describe_load_error
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"INN checkpoint {path} not found (train it with `promptgen train`)")
+        raise CheckpointError(
+            f"checkpoint: INN checkpoint {path} not found (train it with `promptgen train`)"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise ValueError(f"INN checkpoint {path} cannot be read ({type(err).__name__}: {err})") from err
+        raise CheckpointError(f"checkpoint: INN checkpoint {path}: {describe_load_error(err)}") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"INN checkpoint {path} is not a {FORMAT} file")
-    inn = INN.from_config(ckpt["inn_config"])
-    inn.load_state_dict(ckpt["state_dict"])
-    return inn.to(map_location), ckpt["metadata"]
+        raise CheckpointError(
+            f"checkpoint: {path} is not a {FORMAT} file (an INN written by `promptgen train`)"
+        )
+    try:
+        inn = INN.from_config(ckpt["inn_config"])
+        inn.load_state_dict(ckpt["state_dict"])
+    except Exception as err:  # noqa: BLE001 - a damaged or hand-edited file
+        reason = describe_load_error(err)
+        raise CheckpointError(
+            f"checkpoint: {path}: inn_config or state_dict does not fit ({reason})"
+        ) from err
+    return inn.to(map_location), ckpt.get("metadata", {})

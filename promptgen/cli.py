@@ -1,6 +1,8 @@
 """``promptgen`` command line: train, sample, fit-moment, langevin, kl, download — usable without Snakemake.
 
-Every command reads a YAML control spec (see :mod:`promptgen.spec`) or an INN checkpoint.
+Every command reads a YAML control spec (see :mod:`promptgen.spec`) or an INN checkpoint. A bad input is
+one line (``Error: …``, exit status 1) naming the key or file; ``promptgen --verbose CMD`` shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -14,25 +16,65 @@ import click
 
 from promptgen.allocator import reuse_freed_memory
 
-__all__ = ["main"]
+__all__ = ["main", "one_line"]
 
 
-def _fail(err: Exception) -> None:
-    raise click.ClickException(f"{type(err).__name__}: {err}") from err
+def one_line(err: BaseException, source: str | None = None) -> str:
+    """An error as one line: a ConfigError's own message (prefixed by the spec file it came from), else
+    the exception type and the first line of its message."""
+    from promptgen.models.common import CheckpointError
+    from promptgen.registry import ConfigError
+
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else ""
+    if not isinstance(err, ConfigError | FloatingPointError):
+        text = f"{type(err).__name__}: {text}"
+    if (
+        source
+        and isinstance(err, ConfigError)
+        and not isinstance(err, CheckpointError)
+        and source not in text
+    ):
+        text = f"{source}: {text}"
+    return text + (" (…; --verbose shows all)" if len(lines) > 1 else "")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Runs a command; an error is one line (``Error: …``, exit status 1) unless ``--verbose`` is given."""
+
+    def invoke(self, ctx: click.Context) -> None:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001 - every other failure is reported the same way
+            if ctx.params.get("verbose"):
+                raise
+            source = (ctx.obj or {}).get("source")
+            raise click.ClickException(one_line(err, source)) from err
+
+
+def _source(path: str) -> None:
+    """Name the spec file that a ConfigError without a file name came from."""
+    ctx = click.get_current_context()
+    ctx.ensure_object(dict)["source"] = path
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promptgen-bench")
-def main() -> None:
+@click.option("--verbose", is_flag=True, help="On an error, show its traceback, not one line.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """PromptGen: train an INN in a frozen generator's latent space against an energy, then sample
     feed-forward from G∘f.
 
     \b
     Typical use:
-      promptgen train examples/quadratic.yaml --out runs/quadratic
-      promptgen sample runs/quadratic/inn.pt --out runs/quadratic/samples -n 64
-      promptgen kl examples/quadratic.yaml runs/quadratic/inn.pt
+      promptgen train examples/two_modes.yaml --out runs/two_modes
+      promptgen sample runs/two_modes/inn.pt --out runs/two_modes/samples -n 64 --no-png
+      promptgen kl examples/two_modes.yaml runs/two_modes/inn.pt
     """
+    ctx.ensure_object(dict)["verbose"] = verbose
     reuse_freed_memory()
 
 
@@ -45,13 +87,11 @@ def main() -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 def train(spec: str, out_dir: str, resume: bool, progress: bool) -> None:
     """Train an INN on the control SPEC (Alg. 2); writes OUT/inn.pt, OUT/loss.csv, OUT/train_state.pt."""
-    from promptgen.lock import FolderInUseError
     from promptgen.spec import load_spec, train_from_spec
 
+    _source(spec)
     try:
         result = train_from_spec(load_spec(spec), out_dir, resume=resume, progress=progress)
-    except (ValueError, FileNotFoundError, FloatingPointError, KeyError, FolderInUseError) as err:
-        _fail(err)
     except KeyboardInterrupt as err:  # Ctrl-C: one line, no traceback; saved state is kept
         click.echo(f"Interrupted: {err}" if str(err) else "Interrupted", err=True)
         sys.exit(130)
@@ -86,19 +126,25 @@ def sample(
 
     from promptgen.device import resolve_device
     from promptgen.generators import build_generator
+    from promptgen.registry import ConfigError
     from promptgen.sample import write_samples
 
-    try:
-        dev = resolve_device(device)
-        gen = build_generator({"kind": "promptgen", "checkpoint": checkpoint}, psi=psi, device=dev)
-        cond = None
-        if gen.cond_dim:
-            if cond_json is None:
-                raise ValueError(f"this INN is conditional (cond_dim={gen.cond_dim}); pass --cond '[...]'")
-            cond = torch.tensor(json.loads(cond_json), dtype=torch.float32).expand(n, gen.cond_dim).clone()
-        out = write_samples(gen, n, out_dir, seed=seed, batch_size=batch_size, cond=cond, png=png, device=dev)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        _fail(err)
+    dev = resolve_device(device)
+    gen = build_generator({"kind": "promptgen", "checkpoint": checkpoint}, psi=psi, device=dev)
+    cond = None
+    if gen.cond_dim:
+        if cond_json is None:
+            raise ConfigError(
+                f"--cond: this INN is conditional (cond_dim={gen.cond_dim}); pass --cond '[...]'"
+            )
+        try:
+            row = torch.tensor(json.loads(cond_json), dtype=torch.float32)
+            cond = row.expand(n, gen.cond_dim).clone()
+        except (ValueError, TypeError, RuntimeError) as err:
+            raise ConfigError(
+                f"--cond: expected a JSON list of {gen.cond_dim} numbers, got {cond_json!r}"
+            ) from err
+    out = write_samples(gen, n, out_dir, seed=seed, batch_size=batch_size, cond=cond, png=png, device=dev)
     click.echo(f"wrote {n} samples to {out}")
 
 
@@ -117,28 +163,31 @@ def fit_moment(spec: str, out_file: str) -> None:
     from promptgen.registry import ConfigError
     from promptgen.spec import load_spec
 
+    _source(spec)
+    s = load_spec(spec)
+    for key in ("gamma", "mu"):
+        if key not in s:
+            raise ConfigError(f"{spec}: missing key {key!r} for fit-moment")
+    if not isinstance(s["gamma"], dict) or not {"model", "head"} <= set(s["gamma"]):
+        raise ConfigError(f"gamma: expected {{model: <model entry>, head: <name>}}, got {s['gamma']!r}")
+    if not isinstance(s.get("moment") or {}, dict):
+        raise ConfigError(f"moment: expected a mapping of fit settings, got {s['moment']!r}")
+    dev = resolve_device(s.get("device", "auto"))
+    gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+    gamma = ClassProbabilities(ModelCache(dev).get(s["gamma"]["model"], "gamma.model"), s["gamma"]["head"])
+
+    def features(m: int, rng: torch.Generator) -> torch.Tensor:
+        return gamma(gen(torch.randn(m, gen.latent_dim, generator=rng).to(dev))).cpu()
+
+    mu = s["mu"]
+    if mu == "uniform":
+        k = features(2, torch.Generator().manual_seed(0)).shape[1]
+        mu = [1.0 / k] * k
     try:
-        s = load_spec(spec)
-        for key in ("gamma", "mu"):
-            if key not in s:
-                raise ConfigError(f"{spec}: missing key {key!r} for fit-moment")
-        dev = resolve_device(s.get("device", "auto"))
-        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
-        gamma = ClassProbabilities(
-            ModelCache(dev).get(s["gamma"]["model"], "gamma.model"), s["gamma"]["head"]
-        )
-
-        def features(m: int, rng: torch.Generator) -> torch.Tensor:
-            return gamma(gen(torch.randn(m, gen.latent_dim, generator=rng).to(dev))).cpu()
-
-        mu = s["mu"]
-        if mu == "uniform":
-            k = features(2, torch.Generator().manual_seed(0)).shape[1]
-            mu = [1.0 / k] * k
         fit = fit_beta(features, mu, **(s.get("moment") or {}))
-        save_moment_fit(fit, out_file)
-    except (ValueError, FileNotFoundError, KeyError, TypeError) as err:
-        _fail(err)
+    except TypeError as err:
+        raise ConfigError(f"moment: {err}") from err
+    save_moment_fit(fit, out_file)
     click.echo(f"beta_hat={fit.beta_hat} moment_error={fit.moment_error:.2e} -> {out_file}")
 
 
@@ -169,16 +218,14 @@ def langevin(
     from promptgen.sample import save_png, to_uint8
     from promptgen.spec import load_spec
 
-    try:
-        s = load_spec(spec)
-        dev = resolve_device(s.get("device", "auto"))
-        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
-        energy = build_energy_sum(s.get("energies") or {}, device=dev)
-        res = run_langevin(
-            gen, energy, n, steps=steps, step_size=step_size, seed=seed, batch_size=batch_size, device=dev
-        )
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        _fail(err)
+    _source(spec)
+    s = load_spec(spec)
+    dev = resolve_device(s.get("device", "auto"))
+    gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+    energy = build_energy_sum(s.get("energies") or {}, device=dev)
+    res = run_langevin(
+        gen, energy, n, steps=steps, step_size=step_size, seed=seed, batch_size=batch_size, device=dev
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images = to_uint8(res.images)
@@ -203,15 +250,13 @@ def kl(spec: str, checkpoint: str, n: int, seed: int) -> None:
     from promptgen.kl import estimate_kl
     from promptgen.spec import load_spec
 
-    try:
-        s = load_spec(spec)
-        dev = resolve_device(s.get("device", "auto"))
-        gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
-        energy = build_energy_sum(s.get("energies") or {}, device=dev)
-        inn, _ = load_inn(checkpoint, map_location=dev)
-        est = estimate_kl(gen, inn, energy, n=n, seed=seed, device=dev)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        _fail(err)
+    _source(spec)
+    s = load_spec(spec)
+    dev = resolve_device(s.get("device", "auto"))
+    gen = build_generator(s["generator"], psi=s.get("psi", 1.0), device=dev)
+    energy = build_energy_sum(s.get("energies") or {}, device=dev)
+    inn, _ = load_inn(checkpoint, map_location=dev)
+    est = estimate_kl(gen, inn, energy, n=n, seed=seed, device=dev)
     json.dump(asdict(est), sys.stdout, indent=2)
     click.echo()
 
@@ -241,17 +286,14 @@ def download(
     """Fetch the paper's checkpoints (NAMES, default: all required) with resume and sha256 checks."""
     from promptgen.download import download_entry, load_manifest, missing, missing_report, select
 
-    try:
-        entries = select(load_manifest(manifest), names, everything)
-        failures = []
-        for entry in [] if check else missing(entries, root):
-            try:
-                download_entry(entry, root, timeout=timeout, log=click.echo)
-            except OSError as err:  # offline, refused, HTTP errors: reported together below
-                failures.append(f"{entry.name}: {type(err).__name__}: {err}")
-        absent = missing(entries, root)
-    except (ValueError, RuntimeError) as err:
-        _fail(err)
+    entries = select(load_manifest(manifest), names, everything)
+    failures = []
+    for entry in [] if check else missing(entries, root):
+        try:
+            download_entry(entry, root, timeout=timeout, log=click.echo)
+        except OSError as err:  # offline, refused, HTTP errors: reported together below
+            failures.append(f"{entry.name}: {type(err).__name__}: {err}")
+    absent = missing(entries, root)
     if absent:
         reasons = "".join(f"\n  ! {f}" for f in failures)
         raise click.ClickException(missing_report(absent, len(entries), root) + reasons)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from promptgen.registry import ConfigError
+
 __all__ = ["INN", "CouplingBlock", "random_rotation"]
 
 _SOFTPLUS_BETA = 0.5
@@ -121,8 +123,12 @@ class INN(nn.Module):
 
     Example:
         >>> inn = INN(dim=8)
-        >>> z, logdet = inn(torch.randn(4, 8))
-        >>> eps, _ = inn.inverse(z)
+        >>> eps = torch.randn(4, 8)
+        >>> z, logdet = inn(eps)
+        >>> logdet.shape
+        torch.Size([4])
+        >>> torch.allclose(inn.inverse(z)[0], eps, atol=1e-5)
+        True
     """
 
     def __init__(
@@ -136,6 +142,8 @@ class INN(nn.Module):
         seed: int = 0,
     ):
         super().__init__()
+        _check_config(dim=dim, cond_dim=cond_dim, blocks=blocks, hidden=hidden, clamp=clamp, seed=seed)
+        _check_config(negative_slope=negative_slope)
         self.config = dict(
             dim=dim,
             cond_dim=cond_dim,
@@ -187,6 +195,21 @@ class INN(nn.Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> INN:
         return cls(**config)
+
+
+def _check_config(**values: Any) -> None:
+    """Sizes: integers ≥ 1 (``cond_dim`` ≥ 0); ``clamp`` > 0; ``negative_slope`` ≥ 0. Errors name the key."""
+    low = {"dim": 1, "blocks": 1, "hidden": 1, "cond_dim": 0}
+    for key, value in values.items():
+        if key in low or key == "seed":
+            if isinstance(value, bool) or not isinstance(value, int) or value < low.get(key, -(2**63)):
+                wanted = f"an integer ≥ {low[key]}" if key in low else "an integer"
+                raise ConfigError(f"inn.{key}: expected {wanted}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ConfigError(f"inn.{key}: expected a number, got {value!r}")
+        elif (key == "clamp" and value <= 0) or value < 0:
+            bound = ">" if key == "clamp" else "≥"
+            raise ConfigError(f"inn.{key}: expected a number {bound} 0, got {value!r}")
 
 
 def standard_normal_log_prob(x: Tensor) -> Tensor:

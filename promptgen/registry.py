@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ConfigError", "Registry", "import_object"]
+__all__ = ["ConfigError", "Registry", "import_object", "import_oracle"]
+
+
+# keys of a ``kind: python`` entry; ``version`` stands for the user's code in the pipeline's job params
+PYTHON_KEYS = {"python", "kwargs", "version"}
 
 
 class ConfigError(ValueError):
@@ -26,6 +32,25 @@ def import_object(spec: str, *, key: str = "python") -> Any:
         return getattr(module, attr)
     except AttributeError as err:
         raise ConfigError(f"{key}: module {module_name!r} has no attribute {attr!r}") from err
+
+
+def import_oracle(gen_cfg: Mapping[str, Any], gen_name: str) -> Callable[..., Any]:
+    """A generator entry's oracle (``generators.<gen_name>.oracle``), called as ``oracle(z, psi)``.
+
+    The generator's keyword arguments that the oracle's signature names (e.g. ``seed``) are bound, so
+    the oracle labels the world this generator renders.
+
+    Arguments:
+        gen_cfg: the entry ``generators.<gen_name>`` (keys ``oracle`` and ``generator``).
+        gen_name: its name, for error messages.
+
+    Returns:
+        The oracle with those arguments bound.
+    """
+    oracle = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")
+    names = set(inspect.signature(oracle).parameters) - {"z", "psi"}
+    bound = {k: v for k, v in dict(gen_cfg.get("generator") or {}).items() if k in names}
+    return functools.partial(oracle, **bound) if bound else oracle
 
 
 class Registry:
@@ -76,12 +101,32 @@ class Registry:
             if "argument" in str(err) and factory.__name__ in str(err):
                 raise ConfigError(f"{where}: bad keys for {self.what} kind {kind!r}: {err}") from err
             raise
+        except ConfigError as err:  # "checkpoint: ..." from the factory becomes "<where>.checkpoint: ..."
+            raise _qualified(err, where, args) from err
 
     def _build_python(self, args: dict[str, Any], where: str, extra: dict[str, Any]) -> Any:
-        unknown = set(args) - {"python", "kwargs"}
+        unknown = set(args) - PYTHON_KEYS
         if unknown:
             raise ConfigError(f"{where}: unknown keys {sorted(unknown)} for kind 'python' (use 'kwargs')")
         if "python" not in args:
             raise ConfigError(f"{where}.python: missing 'package.module:factory' for kind 'python'")
+        kwargs = args.get("kwargs") or {}
+        if not isinstance(kwargs, Mapping):
+            raise ConfigError(f"{where}.kwargs: expected a mapping of keyword arguments, got {kwargs!r}")
         factory = import_object(args["python"], key=f"{where}.python")
-        return factory(**dict(args.get("kwargs") or {}), **extra)
+        try:
+            return factory(**dict(kwargs), **extra)
+        except TypeError as err:
+            name = getattr(factory, "__name__", "")
+            if "argument" in str(err) and name and name in str(err):
+                raise ConfigError(f"{where}.kwargs: {args['python']} does not take them: {err}") from err
+            raise
+
+
+def _qualified(err: ConfigError, where: str, args: Mapping[str, Any]) -> ConfigError:
+    """``err`` with its message prefixed by ``where`` when it starts with one of the entry's keys."""
+    message = str(err)
+    key = message.split(":", 1)[0].split(".", 1)[0]
+    if key in args and not message.startswith(f"{where}."):
+        return type(err)(f"{where}.{message}")
+    return err

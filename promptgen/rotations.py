@@ -5,10 +5,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["axis_angle_to_matrix", "euler_xyz_to_matrix", "geodesic_distance"]
+__all__ = [
+    "axis_angle_to_matrix",
+    "axis_rotation",
+    "euler_angles_to_matrix",
+    "euler_xyz_to_matrix",
+    "geodesic_distance",
+]
+
+_AXES = {"X": 0, "Y": 1, "Z": 2}
 
 
-def _axis_rotation(angle: Tensor, axis: int) -> Tensor:
+def axis_rotation(angle: Tensor, axis: int) -> Tensor:
+    """Right-handed rotation by ``angle`` (radians, any shape) about coordinate axis 0 (x), 1 (y) or 2 (z)."""
     c, s = torch.cos(angle), torch.sin(angle)
     one, zero = torch.ones_like(angle), torch.zeros_like(angle)
     rows = {
@@ -19,15 +28,24 @@ def _axis_rotation(angle: Tensor, axis: int) -> Tensor:
     return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
 
 
-def euler_xyz_to_matrix(angles: Tensor) -> Tensor:
-    """Rotation R = R_z(γ) R_y(β) R_x(α) from extrinsic XYZ angles ``(..., 3) = (α, β, γ)`` in radians.
+def euler_angles_to_matrix(angles: Tensor, convention: str) -> Tensor:
+    """R = R_{c₀}(a₀) R_{c₁}(a₁) R_{c₂}(a₂) for ``convention`` c = e.g. "XYZ" and angles ``(..., 3)``.
 
-    In the faces of this suite α is pitch (about x), β is yaw (about y) and γ is roll (about z).
+    The convention of pytorch3d's ``euler_angles_to_matrix`` (intrinsic rotations about the named axes).
     """
-    rx = _axis_rotation(angles[..., 0], 0)
-    ry = _axis_rotation(angles[..., 1], 1)
-    rz = _axis_rotation(angles[..., 2], 2)
-    return rz @ ry @ rx
+    if len(convention) != 3 or any(c not in _AXES for c in convention):
+        raise ValueError(f"euler_angles_to_matrix: convention must be three of X, Y, Z, got {convention!r}")
+    mats = [axis_rotation(angles[..., i], _AXES[c]) for i, c in enumerate(convention)]
+    return mats[0] @ mats[1] @ mats[2]
+
+
+def euler_xyz_to_matrix(angles: Tensor) -> Tensor:
+    """R = R_x(α) R_y(β) R_z(γ) from ``(..., 3) = (α, β, γ)`` in radians: the paper code's pose convention.
+
+    The paper's code builds R(α) and R_can with pytorch3d's ``euler_angles_to_matrix(α, "XYZ")``, which is
+    this product; the pose energy and Table 3 use it for the requested rotation R(α) R_can.
+    """
+    return euler_angles_to_matrix(angles, "XYZ")
 
 
 def axis_angle_to_matrix(v: Tensor) -> Tensor:

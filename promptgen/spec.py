@@ -1,6 +1,6 @@
 """Control specs: one YAML file says which generator, which energies, which INN and how to train.
 
-Example (``examples/quadratic.yaml``)::
+Example (an 8-d quadratic target; ``examples/two_modes.yaml`` is a runnable one)::
 
     generator: {kind: identity, latent_dim: 8}
     psi: 1.0                 # truncation while training (explicit; the paper: 1.0)
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from promptgen.checkpoint import code_version, config_hash
 from promptgen.conditions import DiscreteCondition, UniformCondition, build_condition
@@ -33,6 +32,7 @@ from promptgen.flows import INN
 from promptgen.generators import Generator, build_generator
 from promptgen.registry import ConfigError
 from promptgen.train import TrainConfig, TrainResult, train
+from promptgen.yaml_loader import load_yaml
 
 __all__ = ["Run", "build_run", "load_spec", "train_from_spec"]
 
@@ -57,10 +57,7 @@ def load_spec(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"spec file {path} not found")
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from err
+    spec = load_yaml(path)
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     unknown = set(spec) - KNOWN_KEYS
@@ -86,7 +83,10 @@ def build_run(spec: Mapping[str, Any]) -> Run:
     """Build everything ``promptgen train`` needs from a spec."""
     device = resolve_device(spec.get("device", "auto"))
     generator = build_generator(spec["generator"], psi=spec.get("psi", 1.0), device=device)
-    inn_cfg = dict(spec.get("inn") or {})
+    inn_cfg = spec.get("inn") or {}
+    if not isinstance(inn_cfg, Mapping):
+        raise ConfigError(f"inn: expected a mapping of INN settings, got {inn_cfg!r}")
+    inn_cfg = dict(inn_cfg)
     unknown = set(inn_cfg) - INN_KEYS
     if unknown:
         raise ConfigError(f"inn: unknown keys {sorted(unknown)} (known: {', '.join(sorted(INN_KEYS))})")

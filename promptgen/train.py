@@ -13,8 +13,10 @@ from __future__ import annotations
 import copy
 import csv
 import logging
+import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from promptgen.flows import INN
 from promptgen.generators.base import Generator
 from promptgen.lock import lock_folder
 from promptgen.registry import ConfigError
+from promptgen.yaml_loader import number_from_string
 
 __all__ = [
     "LossLogError",
@@ -56,6 +59,8 @@ FINAL_FILE = "inn.pt"
 LOG_FILE = "loss.csv"
 ESTIMATORS = ("reparam", "stl")
 ENERGY_GRADIENTS = ("path", "score")
+NUMBER_KEYS = ("steps", "batch_size", "grad_accum", "checkpoint_every", "seed", "lr", "weight_decay")
+NUMBER_KEYS += ("grad_clip", "energy_warmup")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -68,7 +73,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings; defaults are the paper code's classifier runs (DESIGN §7).
+    """Optimisation settings; defaults are the paper code's classifier runs (docs/design.md §7).
 
     Arguments:
         steps: optimiser steps (the paper: 1280; pose: 2560).
@@ -101,7 +106,7 @@ class TrainConfig:
             the paper's). The objective of every step after the ramp is Eq. 10 unchanged; early on the
             INN stays near the prior and spreads its mass before the energy pulls it into modes, which keeps
             a conditional INN from settling part of a rare condition's mass on samples that fool the
-            control classifier (README, Table 2).
+            control classifier (docs/findings.md, Table 2).
     """
 
     steps: int = 1280
@@ -118,25 +123,40 @@ class TrainConfig:
     energy_warmup: float = 0.0
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> TrainConfig:
+    def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
+        """Build and validate a config from a mapping; errors name ``where.<key>`` and the value.
+
+        Strings that YAML 1.1 leaves unread (``lr: "3e-3"``) are read as numbers.
+        """
+        if d is not None and not isinstance(d, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of train settings, got {d!r}")
         d = dict(d or {})
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(
-                f"train: unknown keys {sorted(unknown)} (known: {', '.join(cls.__dataclass_fields__)})"
+                f"{where}: unknown keys {sorted(unknown)} (known: {', '.join(cls.__dataclass_fields__)})"
             )
-        cfg = cls(**d)
+        for key, value in d.items():
+            if isinstance(value, str) and key in NUMBER_KEYS:
+                number = number_from_string(value)
+                d[key] = value if number is None else number
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every"):
-            if not isinstance(getattr(cfg, key), int) or getattr(cfg, key) < 1:
-                raise ConfigError(f"train.{key}: expected a positive integer, got {getattr(cfg, key)!r}")
+            if key in d:
+                d[key] = _integer(d[key], f"{where}.{key}", minimum=1)
+        if "seed" in d:
+            d["seed"] = _integer(d["seed"], f"{where}.seed")
+        for key, low, strict in (("lr", 0, True), ("weight_decay", 0, False), ("grad_clip", 0, True)):
+            if key in d:
+                d[key] = _number(d[key], f"{where}.{key}", low, strict)
+        cfg = cls(**d)
         for key, known in (("estimator", ESTIMATORS), ("energy_gradient", ENERGY_GRADIENTS)):
             value = getattr(cfg, key)
             if value not in known:
-                raise ConfigError(f"train.{key}: expected one of {', '.join(known)}, got {value!r}")
-        cpu_autocast_dtype(cfg.precision, "train.precision")  # validates the value
+                raise ConfigError(f"{where}.{key}: expected one of {', '.join(known)}, got {value!r}")
+        cpu_autocast_dtype(cfg.precision, f"{where}.precision")  # validates the value
         w = cfg.energy_warmup
         if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w <= 1:
-            raise ConfigError(f"train.energy_warmup: expected a fraction of the steps in [0, 1], got {w!r}")
+            raise ConfigError(f"{where}.energy_warmup: expected a fraction of the steps in [0, 1], got {w!r}")
         return cfg
 
     def energy_scale(self, step: int) -> float:
@@ -144,6 +164,24 @@ class TrainConfig:
         if not self.energy_warmup:
             return 1.0
         return min(1.0, (step + 1) / (self.energy_warmup * self.steps))
+
+
+def _integer(value: Any, key: str, minimum: int | None = None) -> int:
+    """``value`` as an int (a whole float such as ``1e3`` too); else a ConfigError naming ``key``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
+        wanted = "an integer" if minimum is None else f"an integer ≥ {minimum}"
+        raise ConfigError(f"{key}: expected {wanted}, got {value!r}")
+    return value
+
+
+def _number(value: Any, key: str, low: float, strict: bool) -> float:
+    """``value`` if it is a finite number above ``low`` (or at it unless ``strict``); else a ConfigError."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        raise ConfigError(f"{key}: expected a number {'>' if strict else '≥'} {low}, got {value!r}")
+    return value
 
 
 @dataclass
@@ -194,6 +232,9 @@ def _loss_terms(
         with autocast_context(autocast, z.device.type):
             x = generator(z_in)
             x_ref = generator(z_ref) if z_ref is not None else None
+            for images in (x, x_ref):  # blame G, not the first energy that sees its NaN
+                if images is not None and not torch.isfinite(images).all():
+                    raise NonFiniteEnergyError("the generator's output G(z) holds NaN or infinite values")
             values = energy.terms(EnergyInput(x=x, z=z_in, cond=cond, x_ref=x_ref, generator=rng))
         values = {name: v.float() for name, v in values.items()}
     if score:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real single-node SLURM cluster on this machine, for tests of `--executor slurm`
-# (see ../shared/notes/slurm-local.md and README "Running on a cluster").
+# (see docs/cluster.md).
 #
 #   scripts/slurm-local.sh start    # munged + slurmctld + slurmd on loopback; idempotent
 #   scripts/slurm-local.sh stop     # stops only what `start` started; idempotent

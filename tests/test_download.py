@@ -211,3 +211,24 @@ def test_torchscript_archive_converted_to_state_dict(server: str, tmp_path: Path
     download_entry(entry, tmp_path, log=lambda _: None)
     state = torch.load(tmp_path / "weights/clip/ViT-state.pt", weights_only=True)
     assert set(state) == {"weight", "bias"} and state["weight"].shape == (3, 2)
+
+
+def test_clip_entry_is_open_clips_hub_copy_of_the_openai_weights() -> None:
+    """The required CLIP entry is the file open_clip resolves ViT-B-32 'openai' to, pinned, with a hash;
+    config/paper.yaml points at it."""
+    import open_clip
+    import yaml
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME
+
+    root = Path(__file__).parents[1]
+    entries = {e.name: e for e in load_manifest(root / "config" / "weights.yaml")}
+    clip = entries["clip-vit-b-32-openai"]
+    repo = open_clip.get_pretrained_cfg("ViT-B-32", "openai")["hf_hub"].rstrip("/")
+    assert clip.url.startswith(f"https://huggingface.co/{repo}/resolve/")
+    assert (
+        clip.url.endswith(f"/{HF_SAFE_WEIGHTS_NAME}") and "/resolve/main/" not in clip.url
+    )  # pinned revision
+    assert clip.sha256 is not None and len(clip.sha256) == 64 and not clip.optional
+    paper = yaml.safe_load((root / "config" / "paper.yaml").read_text())
+    assert paper["models"]["clip"]["pretrained"] == clip.path
+    assert entries["clip-vit-b-32-openai-azure"].optional

@@ -26,24 +26,21 @@ def test_joint_labels_and_noise_floor() -> None:
     assert np.mean(kls) == pytest.approx(kl_noise_floor(4, n), rel=0.15)
 
 
-def test_identity_distances_count_each_pair_once() -> None:
+def test_identity_distances_pair_poses_as_the_paper_and_count_each_pair_once() -> None:
     rng = np.random.default_rng(0)
-    emb = rng.normal(size=(5, 4, 8))
-    same, diff = identity_distances(emb)
-    ref_same = np.mean(
-        [
-            np.mean([embedding_distance(emb[i, a], emb[i, b]) for a in range(4) for b in range(a + 1, 4)])
-            for i in range(5)
-        ]
-    )
-    ref_diff = np.mean(
-        [
-            np.mean([embedding_distance(emb[a, c], emb[b, c]) for a in range(5) for b in range(a + 1, 5)])
-            for c in range(4)
-        ]
-    )
+    first, second, third = rng.normal(size=(3, 6, 8))
+    same, diff = identity_distances(first, second, third)
+    ref_same = np.mean([embedding_distance(first[i], second[i]) for i in range(6)])
+    ref_diff = np.mean([embedding_distance(third[2 * j], third[2 * j + 1]) for j in range(3)])
     assert same == pytest.approx(ref_same) and diff == pytest.approx(ref_diff)
-    assert embedding_distance(emb[0, 0], emb[0, 0]) == pytest.approx(0.0, abs=1e-7)
+    # The paper's code adds (b, a) beside (a, b): the same mean, from twice the rows.
+    twice = np.mean(
+        [embedding_distance(third[2 * j + a], third[2 * j + 1 - a]) for j in range(3) for a in (0, 1)]
+    )
+    assert diff == pytest.approx(twice)
+    assert embedding_distance(first[0], first[0]) == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="identity_distances"):
+        identity_distances(first, second, third[:4])
 
 
 def test_fid_matches_the_closed_form() -> None:
@@ -60,3 +57,18 @@ def test_fid_matches_the_closed_form() -> None:
 def test_literature_rows_name_their_source(table) -> None:
     df = literature_rows(table)
     assert len(df) > 0 and df["source"].str.startswith("paper").all()
+
+
+def test_table4_break_even_and_step_size_choice() -> None:
+    from eval.table4 import _check, break_even, choose_step_size
+    from promptgen.registry import ConfigError
+
+    assert break_even(100.0, 1.5, 0.5) == pytest.approx(100.0)
+    assert break_even(100.0, 0.5, 0.5) == float("inf")
+    assert choose_step_size({0.01: 0.52, 0.003: 0.50, 0.03: 0.50}) == 0.003  # lowest energy, then smallest η
+    base = {"seed": 0, "tune_seed": 1000, "ppgm_step_sizes": [0.003, 0.01, 0.03]}
+    _check(base)
+    with pytest.raises(ConfigError, match="table4.tune_seed"):
+        _check({**base, "tune_seed": 0})
+    with pytest.raises(ConfigError, match="at least 3"):
+        _check({**base, "ppgm_step_sizes": [0.01, 0.03]})

@@ -13,12 +13,20 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
-    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen"],
+    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen", "table2_grid"],
     "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
     "figure8.csv": ["figure8_text", "figure8_fit", "figure8_debias", "figure8_calibrate", "figure8_shares"],
     "tableA.csv": ["tableA_target"],
+    "summary.md": [
+        "summary",
+        "table2_train",
+        "table3_eval",
+        "table4_eval",
+        "table5_shares",
+        "figure8_shares",
+    ],
     "world/metrics.csv": ["world_dataset", "world_metrics"],
     "world/retrained/metrics.csv": [
         "world_dataset",
@@ -50,12 +58,17 @@ def test_tiny_table_a_end_to_end(tmp_path) -> None:
     assert (tmp_path / "plots" / "tableA_kl.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("target", TARGETS)
-def test_paper_config_plans_every_target(tmp_path, target) -> None:
-    """config/paper.yaml with placeholder weight files that are rule inputs (the FID statistics)."""
-    (tmp_path / "weights/fid").mkdir(parents=True)
-    (tmp_path / "weights/fid/ffhq_clean_trainval70k_1024.npz").touch()
-    args = [
+def _paper_weight_files() -> list[str]:
+    """Every weight file config/paper.yaml names (checkpoints, pretrained paths, FID statistics)."""
+    paper = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
+    entries = [*paper["models"].values(), *(g["generator"] for g in paper["generators"].values())]
+    files = [e[k] for e in entries for k in ("checkpoint", "pretrained") if isinstance(e.get(k), str)]
+    files += [p for e in entries for p in (e.get("checkpoints") or {}).values()]
+    return [*files, paper["table3"]["reference_stats"]]
+
+
+def _paper_args(tmp_path: Path) -> list[str]:
+    return [
         "-s",
         str(ROOT / "Snakefile"),
         "--directory",
@@ -63,11 +76,34 @@ def test_paper_config_plans_every_target(tmp_path, target) -> None:
         "--configfile",
         str(ROOT / "config/paper.yaml"),
     ]
-    res = _snakemake(f"results/{target}", "-n", "--cores", "8", *args)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_paper_config_plans_every_target(tmp_path, target) -> None:
+    """config/paper.yaml with placeholder files for every weight (they are rule inputs)."""
+    for f in _paper_weight_files():
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).touch()
+    res = _snakemake(f"results/{target}", "-n", "--cores", "8", *_paper_args(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
     assert all(
         rule in res.stdout for rule in TARGETS[target] if rule not in ("world_dataset", "table3_reference")
     )
+
+
+@pytest.mark.parametrize("target", ["table3.csv", "table4.csv"])
+def test_paper_dry_run_names_every_missing_weight_at_once(tmp_path, target) -> None:
+    files = _paper_weight_files()
+    (tmp_path / files[0]).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / files[0]).touch()  # one present: it must not be listed
+    res = _snakemake(f"results/{target}", "-n", "--cores", "8", *_paper_args(tmp_path))
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    (line,) = [ln for ln in out.splitlines() if "weight file(s) missing" in ln]
+    absent = [f for f in files if f != files[0]]
+    assert f"{len(set(absent))} weight file(s) missing" in line
+    assert all(f in line for f in absent) and files[0] + "," not in line
+    assert "promptgen download" in line
 
 
 def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
@@ -80,6 +116,7 @@ def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
     assert set(measured["method"]) == {"unmodified", "direction", "resample", "promptgen"}
     assert set(measured["judge"]) == {"control_classifier", "eval_classifier"}
     assert (measured["N"] == 16 * 20).all()
+    assert (tmp_path / "plots" / "table2_samples_user.png").stat().st_size > 0  # drawn with the table
     assert (table[table["source"] != "measured"]["source"].str.startswith("paper")).all()
     assert (tmp_path / "plots" / "table2_kl.png").stat().st_size > 0
     # table2.generator_train.user.steps = 24 replaced train.steps = 30 for this generator's INN
@@ -105,7 +142,7 @@ def test_misspelt_table2_generator_train_name_is_named(tmp_path) -> None:
     path.write_text(yaml.safe_dump(cfg))
     res = _snakemake("-n", "--cores", "1", "--configfile", str(path), "--config", f"results={tmp_path}")
     assert res.returncode != 0
-    assert "table2.generator_train: ['usr'] not in table2.generators" in res.stdout + res.stderr
+    assert "table2.generator_train: ['usr'] not in generators (defined: user)" in res.stdout + res.stderr
 
 
 def test_lint_is_clean() -> None:
@@ -155,6 +192,11 @@ def test_tiny_table4_end_to_end(tmp_path) -> None:
         measured.loc["PPGM (n=3)", "clip_backprops"] == 3 and measured.loc["PromptGen", "clip_backprops"] == 0
     )
     assert (measured["seconds_per_sample"] > 0).all() and measured["clip_energy"].between(0, 2).all()
+    ppgm = measured.loc[["PPGM (n=2)", "PPGM (n=3)"]]
+    assert ppgm["ppgm_step_size"].isin([0.001, 0.003, 0.01, 0.03]).all()  # the schema's default sweep
+    assert (ppgm["ppgm_tuning"].str.count(":") == 4).all()  # every η's tuning energy is reported
+    assert (ppgm["break_even_samples"] > 0).all() and measured.loc["PromptGen", "train_seconds"] > 0
+    assert (measured["psi"] == 1.0).all()
     assert (tmp_path / "plots" / "table4_energy_latency.png").exists()
 
 

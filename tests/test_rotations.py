@@ -3,7 +3,12 @@ import math
 import pytest
 import torch
 
-from promptgen.rotations import axis_angle_to_matrix, euler_xyz_to_matrix, geodesic_distance
+from promptgen.rotations import (
+    axis_angle_to_matrix,
+    euler_angles_to_matrix,
+    euler_xyz_to_matrix,
+    geodesic_distance,
+)
 
 
 def _random_rotations(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -48,3 +53,33 @@ def test_axis_angle_matches_euler_for_single_axes() -> None:
         angles = torch.zeros(3, dtype=torch.float64)
         angles[axis] = 0.7
         assert torch.allclose(axis_angle_to_matrix(v), euler_xyz_to_matrix(angles), atol=1e-12)
+
+
+def _rx(a: float) -> torch.Tensor:
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[1, 0, 0], [0, c, -s], [0, s, c]], dtype=torch.float64)
+
+
+def _ry(a: float) -> torch.Tensor:
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=torch.float64)
+
+
+def _rz(a: float) -> torch.Tensor:
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=torch.float64)
+
+
+def test_euler_xyz_is_the_paper_codes_pytorch3d_xyz_product() -> None:
+    # pytorch3d's euler_angles_to_matrix(a, "XYZ") is R_x(a0) @ R_y(a1) @ R_z(a2).
+    a = (0.4, -0.25, 0.7)
+    ours = euler_xyz_to_matrix(torch.tensor(a, dtype=torch.float64))
+    torch.testing.assert_close(ours, _rx(a[0]) @ _ry(a[1]) @ _rz(a[2]))
+    zyx = euler_angles_to_matrix(torch.tensor(a[::-1], dtype=torch.float64), "ZYX")
+    torch.testing.assert_close(zyx, _rz(a[2]) @ _ry(a[1]) @ _rx(a[0]))
+    # The two orders differ by 6.9° at the pose range's corner α = (π/9, π/9, 0).
+    c = math.pi / 9
+    gap = geodesic_distance(_rx(c) @ _ry(c), _ry(c) @ _rx(c))
+    assert math.degrees(gap.item()) == pytest.approx(6.9, abs=0.05)
+    with pytest.raises(ValueError, match="convention"):
+        euler_angles_to_matrix(torch.zeros(3), "XYW")

@@ -1,4 +1,4 @@
-"""Table 2 of the tiny config through a real single-node SLURM cluster (issue #7).
+"""Table 2 of the tiny config through a real single-node SLURM cluster (docs/cluster.md).
 
 Starts the cluster with scripts/slurm-local.sh, runs the pipeline with `--workflow-profile profiles/slurm`,
 cancels the INN training job mid-run (scancel) and checks that Snakemake reports it as failed, that a rerun
@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm-local.sh"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-# What a cluster without an accounting database (sacct) needs on top of the profile; see README.
+# What a cluster without an accounting database (sacct) needs on top of the profile; see docs/cluster.md.
 SLURM_ARGS = [
     "--workflow-profile",
     "profiles/slurm",

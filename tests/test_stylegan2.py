@@ -227,7 +227,7 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "g.onnx").write_bytes(b"")
-    for name, message in [("list.pkl", "G_ema"), ("junk.pt", "not a readable"), ("g.onnx", "suffix")]:
+    for name, message in [("list.pkl", "G_ema"), ("junk.pt", "not a torch checkpoint"), ("g.onnx", "suffix")]:
         with pytest.raises(CheckpointError, match=message):
             load_stylegan2(tmp_path / name)
 

@@ -25,6 +25,7 @@ from promptgen.energies.moment import MomentEnergy
 from promptgen.energies.pose import PoseEnergy
 from promptgen.energies.prior import PriorEnergy
 from promptgen.registry import ConfigError, Registry
+from promptgen.yaml_loader import number_from_string
 
 __all__ = [
     "ENERGIES",
@@ -98,8 +99,10 @@ def build_energy_sum(
         if "weight" not in entry:
             raise ConfigError(f"{here}.weight: missing (the energy's λ)")
         weight = entry.pop("weight")
-        if not isinstance(weight, int | float):
-            raise ConfigError(f"{here}.weight: expected a number, got {weight!r}")
+        if isinstance(weight, str):
+            weight = number_from_string(weight) or weight
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
+            raise ConfigError(f"{here}.weight: expected a number > 0 (the energy's λ), got {weight!r}")
         extra = {"model": cache.get(entry.pop("model"), f"{here}.model")} if "model" in entry else {}
         energy = ENERGIES.build(entry, where=here, **extra)
         terms[name] = (float(weight), energy.to(device))

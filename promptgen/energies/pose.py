@@ -14,7 +14,8 @@ __all__ = ["PoseEnergy", "target_rotation"]
 
 
 def target_rotation(alpha: Tensor, canonical: Tensor) -> Tensor:
-    """R(α) · R_can with α = (α_x, α_y) (α_z = 0), Euler XYZ; shapes (N, 2) and (3, 3) -> (N, 3, 3)."""
+    """R(α) · R_can with α = (α_x, α_y) (α_z = 0), R(α) = R_x(α_x) R_y(α_y) as the paper's code (pytorch3d
+    Euler "XYZ"); shapes (N, 2) and (3, 3) -> (N, 3, 3)."""
     angles = torch.cat([alpha, alpha.new_zeros(alpha.shape[0], 1)], dim=1)
     return euler_xyz_to_matrix(angles) @ canonical.to(alpha.dtype)
 
@@ -24,7 +25,7 @@ class PoseEnergy(Energy):
 
     Arguments:
         regressor: adapter mapping images to rotations (N, 3, 3).
-        canonical: Euler XYZ angles of R_can (the paper's code: (0.3, 0, 0)).
+        canonical: Euler "XYZ" angles of R_can, R_x R_y R_z (the paper's code: (0.3, 0, 0)).
         angles: fixed (α_x, α_y) used when the input carries no condition.
     """
 

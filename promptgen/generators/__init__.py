@@ -11,6 +11,7 @@ from promptgen.generators.base import (
     Generator,
     IdentityGenerator,
     build_generator,
+    check_contract,
     check_psi,
     load_builtin_generators,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "Generator",
     "IdentityGenerator",
     "build_generator",
+    "check_contract",
     "check_psi",
     "load_builtin_generators",
 ]

@@ -17,11 +17,14 @@ __all__ = [
     "Generator",
     "IdentityGenerator",
     "build_generator",
+    "check_contract",
     "check_psi",
     "load_builtin_generators",
 ]
 
 GENERATORS = Registry("generator")
+CONTRACT_BATCH = 4  # latents a user's generator is run on at build time
+RANGE_TOLERANCE = 0.05  # how far outside [-1, 1] a user's generator may go (float rounding, a soft tanh)
 
 # Modules whose import registers a built-in generator kind; imported on first use, which keeps
 # `import promptgen` light and free of import cycles.
@@ -90,13 +93,59 @@ def _identity(latent_dim: int, psi: float = 1.0) -> IdentityGenerator:
 
 
 def build_generator(
-    entry: Mapping[str, Any], *, psi: float = 1.0, device: torch.device | str = "cpu"
+    entry: Mapping[str, Any],
+    *,
+    psi: float = 1.0,
+    device: torch.device | str = "cpu",
+    where: str = "generator",
 ) -> Generator:
-    """Build a frozen generator from a config entry (``kind`` + keyword arguments) at truncation ψ."""
+    """Build a frozen generator from a config entry (``kind`` + keyword arguments) at truncation ψ.
+
+    A user's generator (``kind: python``) is run once on a small batch and its output checked against the
+    contract (:func:`check_contract`). ``where`` names the entry in errors.
+    """
     load_builtin_generators()
-    gen = GENERATORS.build(entry, where="generator", psi=check_psi(psi))
+    gen = GENERATORS.build(entry, where=where, psi=check_psi(psi))
+    if not isinstance(gen, nn.Module) or not callable(gen):
+        raise ConfigError(f"{where}: the factory returned a {type(gen).__name__}, expected a Generator")
     for key in ("latent_dim", "resolution"):
-        if not isinstance(getattr(gen, key, None), int):
-            raise ConfigError(f"generator: {type(gen).__name__} lacks an integer attribute {key!r}")
+        value = getattr(gen, key, None)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}: {type(gen).__name__} lacks a positive integer attribute {key!r}")
     gen.requires_grad_(False)
-    return gen.eval().to(device)
+    gen = gen.eval().to(device)
+    if isinstance(entry, Mapping) and entry.get("kind") == "python" and not getattr(gen, "cond_dim", 0):
+        check_contract(gen, where, device)
+    return gen
+
+
+def check_contract(
+    gen: Generator, where: str = "generator", device: torch.device | str = "cpu", n: int = CONTRACT_BATCH
+) -> None:
+    """Run ``gen`` on ``n`` latents from a fixed seed (the global RNG is left as it was); check the images.
+
+    Raises:
+        ConfigError: naming ``where`` when the output is not a float tensor of shape
+            ``(n, 3, resolution, resolution)``, holds NaN or infinity, or leaves [−1, 1] by more than
+            :data:`RANGE_TOLERANCE`.
+    """
+    device = torch.device(device)
+    z = torch.randn(n, gen.latent_dim, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        x = gen(z)
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        got = f"a {x.dtype} tensor" if isinstance(x, Tensor) else f"a {type(x).__name__}"
+        raise ConfigError(f"{where}: forward(z) returned {got}, expected float images")
+    expected = (n, 3, gen.resolution, gen.resolution)
+    if tuple(x.shape) != expected:
+        raise ConfigError(
+            f"{where}: forward(z) returned shape {tuple(x.shape)} for {n} latents, expected {expected} "
+            "(N, 3, resolution, resolution)"
+        )
+    if not torch.isfinite(x).all():
+        raise ConfigError(f"{where}: forward(z) returned NaN or infinite values on {n} latents z ~ N(0, I)")
+    low, high = x.min().item(), x.max().item()
+    if low < -1 - RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ConfigError(
+            f"{where}: forward(z) returned values in [{low:.4g}, {high:.4g}], expected images in [-1, 1]"
+        )

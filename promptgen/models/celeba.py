@@ -82,8 +82,8 @@ class CelebAClassifiers(nn.Module):
         return {name: self.networks[name](x) for name in self.attributes}
 
 
-def _load_network(path: str | Path) -> CelebAResNet50:
-    state = state_entry(load_checkpoint_file(path, EXPECTED), CHECKPOINT_KEY, path, EXPECTED)
+def _load_network(path: str | Path, trusted: bool = False) -> CelebAResNet50:
+    state = state_entry(load_checkpoint_file(path, EXPECTED, trusted), CHECKPOINT_KEY, path, EXPECTED)
     net = CelebAResNet50()
     load_state_strict(net, state, path, EXPECTED)
     return net.eval().requires_grad_(False)
@@ -91,7 +91,7 @@ def _load_network(path: str | Path) -> CelebAResNet50:
 
 @MODELS.register("celeba-resnet50")
 def load_celeba_classifiers(
-    checkpoints: Mapping[str, str], size: int = 224, antialias: bool = False
+    checkpoints: Mapping[str, str], size: int = 224, antialias: bool = False, trusted: bool = False
 ) -> CelebAClassifiers:
     """Factory of kind ``celeba-resnet50``.
 
@@ -100,12 +100,14 @@ def load_celeba_classifiers(
             names are what classifier energies refer to.
         size: input size (224).
         antialias: antialias when downsizing (the authors' code: false).
+        trusted: unpickle the files fully (legacy files holding Python objects; runs code stored in them).
 
-    Example:
-        >>> clf = load_celeba_classifiers({"male": "weights/celeba/Male/best.pth"})  # doctest: +SKIP
-        >>> clf(images)["male"].shape  # (N,) logits; P(male) = sigmoid(logit)
+    Example (needs the downloaded checkpoints; not run as a doctest)::
+
+        clf = load_celeba_classifiers({"male": "weights/celeba/Male/best.pth"})
+        clf(images)["male"].shape  # (N,) logits; P(male) = sigmoid(logit)
     """
     if not isinstance(checkpoints, Mapping) or not checkpoints:
         raise ConfigError(f"checkpoints: expected a mapping {{attribute: path}}, got {checkpoints!r}")
-    networks = {str(name): _load_network(path) for name, path in checkpoints.items()}
+    networks = {str(name): _load_network(path, trusted) for name, path in checkpoints.items()}
     return CelebAClassifiers(networks, size, antialias).eval()

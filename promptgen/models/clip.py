@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import open_clip
@@ -10,16 +11,36 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from promptgen.models import MODELS
+from promptgen.models.common import CheckpointError, describe_load_error
 from promptgen.registry import ConfigError
 
-__all__ = ["OpenCLIPAdapter", "load_open_clip"]
+__all__ = ["OpenCLIPAdapter", "center_crop", "load_open_clip", "resize_shorter_side"]
+
+
+def resize_shorter_side(x: Tensor, size: int) -> Tensor:
+    """Bicubic resize, no antialiasing, so that the shorter side is ``size`` (torchvision 0.12's tensor
+    ``Resize(size)``: the longer side becomes ⌊size · long / short⌋)."""
+    h, w = x.shape[-2:]
+    if min(h, w) == size:
+        return x
+    out = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return F.interpolate(x, size=out, mode="bicubic", align_corners=False, antialias=False)
+
+
+def center_crop(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """The centred ``size`` window (top = round((H − h) / 2), as torchvision's ``CenterCrop``)."""
+    h, w = x.shape[-2:]
+    top, left = int(round((h - size[0]) / 2.0)), int(round((w - size[1]) / 2.0))
+    return x[..., top : top + size[0], left : left + size[1]]
 
 
 class OpenCLIPAdapter(nn.Module):
     """Wraps an open_clip model: images in [-1, 1] -> unit image embeddings; texts -> unit text embeddings.
 
-    Preprocessing is differentiable (resize to the model's input size, then the model's own mean/std), so
-    the CLIP energy can back-propagate into the generator.
+    Preprocessing is differentiable and that of the paper's code (OpenAI CLIP's transforms on tensors under
+    torchvision 0.12): (x + 1)/2 without clamping, bicubic resize of the shorter side to the model's input
+    size without antialiasing, centre crop, then the model's own mean/std. So the CLIP energy can
+    back-propagate into the generator.
 
     Arguments:
         model: an open_clip CLIP model.
@@ -41,10 +62,9 @@ class OpenCLIPAdapter(nn.Module):
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
 
     def preprocess(self, x: Tensor) -> Tensor:
-        x = (x.clamp(-1, 1) + 1) / 2
-        if tuple(x.shape[-2:]) != self.image_size:
-            x = F.interpolate(x, size=self.image_size, mode="bicubic", align_corners=False, antialias=True)
-        return (x - self.mean) / self.std
+        return (
+            center_crop(resize_shorter_side((x + 1) / 2, min(self.image_size)), self.image_size) - self.mean
+        ) / self.std
 
     def encode_image(self, x: Tensor) -> Tensor:
         return F.normalize(self.model.encode_image(self.preprocess(x)), dim=-1)
@@ -87,7 +107,20 @@ def load_open_clip(
                 f"pretrained: CLIP checkpoint {pretrained} not found "
                 "(download it, e.g. with `promptgen download`, and put it at this path)"
             )
-    clip = open_clip.create_model(
-        model, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
-    )
+    try:
+        with warnings.catch_warnings():  # torch's TorchScript note: such a file is reported below in one line
+            warnings.filterwarnings("ignore", message=".*TorchScript archive.*")
+            clip = open_clip.create_model(
+                model, pretrained=pretrained, device=device, require_pretrained=pretrained is not None
+            )
+    except Exception as err:  # noqa: BLE001 - garbage, truncated, TorchScript or foreign files, offline tags
+        reason = describe_load_error(err)
+        hint = (
+            " (OpenAI's own release is TorchScript; see docs/paper-world.md)"
+            if "TorchScript" in reason
+            else ""
+        )
+        raise CheckpointError(
+            f"pretrained: {pretrained}: {reason}; expected open_clip weights for {model}{hint}"
+        ) from err
     return OpenCLIPAdapter(clip, open_clip.get_tokenizer(tokenizer or model)).to(device)

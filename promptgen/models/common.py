@@ -1,7 +1,8 @@
 """Shared pieces of the paper-world adapters: strict checkpoint loading and image preprocessing.
 
 Every loader reads a file from an explicit path with ``torch.load(weights_only=True)`` (no code stored in
-a checkpoint is run) and checks the state dict against the adapter's own architecture before loading it,
+a checkpoint is run; an entry with ``trusted: true`` unpickles legacy files that hold Python objects) and
+checks the state dict against the adapter's own architecture before loading it,
 so a wrong, truncated or missing file is a one-line :class:`CheckpointError` naming the file and what was
 expected. Where to get each file: ``docs/paper-world.md`` (or ``promptgen download --check``).
 """
@@ -23,12 +24,14 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "CheckpointError",
+    "describe_load_error",
     "imagenet_normalize",
     "load_checkpoint_file",
     "load_state_strict",
     "resize",
     "state_entry",
     "to_unit_range",
+    "torch_load",
 ]
 
 DOCS = "docs/paper-world.md"
@@ -46,19 +49,44 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[0] if text else ''}"
 
 
-def load_checkpoint_file(path: str | Path, expected: str) -> Any:
-    """``torch.load`` a file on CPU with ``weights_only=True``; errors say what ``expected`` describes."""
+def describe_load_error(err: BaseException) -> str:
+    """What a failed ``torch.load`` or unpickling says about the file, in one line without torch's advice."""
+    text = str(err)
+    if "Weights only load failed" in text:
+        if "can still be loaded" in text:
+            return (
+                "it holds Python objects, which a weights-only load refuses; if you trust the file's source, "
+                "set `trusted: true` on its config entry"
+            )
+        detail = [line.strip() for line in text.split("WeightsUnpickler error:", 1)[-1].splitlines()]
+        detail = [line for line in detail if line]
+        return f"not a torch checkpoint ({detail[0] if detail else 'unpickling failed'})"
+    if isinstance(err, MemoryError):
+        return "corrupt: unpickling it asked for more memory than there is"
+    if "PytorchStreamReader" in text or isinstance(err, EOFError):
+        return f"truncated or corrupt ({text.split('.')[0].strip() or type(err).__name__})"
+    if "TorchScript" in text or "torch.jit.load" in text:
+        return "a TorchScript archive, not a state dict"
+    line = _first_line(err)
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def torch_load(path: str | Path, trusted: bool = False, map_location: Any = "cpu") -> Any:
+    """``torch.load`` with ``weights_only`` unless ``trusted`` (full unpickling: runs code in the file)."""
+    return torch.load(path, map_location=map_location, weights_only=not trusted)
+
+
+def load_checkpoint_file(path: str | Path, expected: str, trusted: bool = False) -> Any:
+    """``torch.load`` a file on CPU (weights only unless ``trusted``); errors say what ``expected`` is."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(
             f"{path}: not found; expected {expected} (see {DOCS} or `promptgen download --check`)"
         )
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, pickle errors, TorchScript archives, ...
-        raise CheckpointError(
-            f"{path}: unreadable as a torch checkpoint ({_first_line(err)}); expected {expected}"
-        ) from err
+        return torch_load(path, trusted)
+    except Exception as err:  # truncated zip, pickle errors, TorchScript archives, MemoryError, ...
+        raise CheckpointError(f"{path}: {describe_load_error(err)}; expected {expected}") from err
 
 
 def state_entry(obj: Any, key: str | None, path: str | Path, expected: str) -> Mapping[str, Tensor]:

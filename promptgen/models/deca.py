@@ -98,14 +98,21 @@ class DECAPoseRegressor(nn.Module):
 
 
 @MODELS.register("deca-encoder")
-def load_deca_encoder(checkpoint: str | Path, size: int = 224, antialias: bool = False) -> DECAPoseRegressor:
+def load_deca_encoder(
+    checkpoint: str | Path, size: int = 224, antialias: bool = False, trusted: bool = False
+) -> DECAPoseRegressor:
     """Factory of kind ``deca-encoder``: ``checkpoint`` is DECA's ``deca_model.tar``.
 
-    Example:
-        >>> pose = load_deca_encoder("weights/deca/deca_model.tar")  # doctest: +SKIP
-        >>> pose(images).shape  # (N, 3, 3) rotations
+    ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
+
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        pose = load_deca_encoder("weights/deca/deca_model.tar")
+        pose(images).shape  # (N, 3, 3) rotations
     """
-    state = state_entry(load_checkpoint_file(checkpoint, EXPECTED), CHECKPOINT_KEY, checkpoint, EXPECTED)
+    state = state_entry(
+        load_checkpoint_file(checkpoint, EXPECTED, trusted), CHECKPOINT_KEY, checkpoint, EXPECTED
+    )
     encoder = DECAEncoder()
     load_state_strict(encoder, state, checkpoint, EXPECTED)
     return DECAPoseRegressor(encoder.eval(), size, antialias).eval().requires_grad_(False)

@@ -80,14 +80,19 @@ class FairFaceClassifier(nn.Module):
 
 
 @MODELS.register("fairface-resnet34")
-def load_fairface(checkpoint: str | Path, size: int = 224, antialias: bool = False) -> FairFaceClassifier:
+def load_fairface(
+    checkpoint: str | Path, size: int = 224, antialias: bool = False, trusted: bool = False
+) -> FairFaceClassifier:
     """Factory of kind ``fairface-resnet34``: ``checkpoint`` is ``res34_fair_align_multi_7_20190809.pt``.
 
-    Example:
-        >>> clf = load_fairface("weights/fairface/res34_fair_align_multi_7_20190809.pt")  # doctest: +SKIP
-        >>> clf(images)["age"].shape  # (N, 9), classes FairFaceClassifier.labels["age"]
+    ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
+
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        clf = load_fairface("weights/fairface/res34_fair_align_multi_7_20190809.pt")
+        clf(images)["age"].shape  # (N, 9), classes FairFaceClassifier.labels["age"]
     """
-    state = state_entry(load_checkpoint_file(checkpoint, EXPECTED), None, checkpoint, EXPECTED)
+    state = state_entry(load_checkpoint_file(checkpoint, EXPECTED, trusted), None, checkpoint, EXPECTED)
     model = FairFaceClassifier(size, antialias)
     load_state_strict(model.net, state, checkpoint, EXPECTED)
     return model.eval().requires_grad_(False)

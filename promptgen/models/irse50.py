@@ -167,14 +167,18 @@ def load_irse50(
     pool_size: int = 256,
     crop: Sequence[int] = (35, 223, 32, 220),
     input_range: str = "unit",
+    trusted: bool = False,
 ) -> IRSE50Embedder:
     """Factory of kind ``irse50``: ``checkpoint`` is ``model_ir_se50.pth`` (a plain state dict).
 
-    Example:
-        >>> embed = load_irse50("weights/irse50/model_ir_se50.pth")  # doctest: +SKIP
-        >>> embed(images).shape  # (N, 512), unit norm
+    ``trusted``: unpickle the file fully (a legacy file holding Python objects; runs code stored in it).
+
+    Example (needs the downloaded checkpoint; not run as a doctest)::
+
+        embed = load_irse50("weights/irse50/model_ir_se50.pth")
+        embed(images).shape  # (N, 512), unit norm
     """
-    state = state_entry(load_checkpoint_file(checkpoint, EXPECTED), None, checkpoint, EXPECTED)
+    state = state_entry(load_checkpoint_file(checkpoint, EXPECTED, trusted), None, checkpoint, EXPECTED)
     backbone = IRSE50()
     load_state_strict(backbone, state, checkpoint, EXPECTED)
     return IRSE50Embedder(backbone.eval(), pool_size, crop, input_range).eval().requires_grad_(False)

@@ -1,4 +1,4 @@
-"""Templated captions for the embedded world, with a deliberate reporting bias (DESIGN §5, Fig. 8).
+"""Templated captions for the embedded world, with a deliberate reporting bias (docs/design.md §5, Fig. 8).
 
 The tiny CLIP of the embedded world learns language only from these captions, so they decide which
 prompts it understands and which biases it inherits. Each caption is

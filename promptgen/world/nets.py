@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from promptgen.device import CompiledOrEager, call_rows_in_fixed_chunks, compile_enabled
+from promptgen.models.common import CheckpointError, describe_load_error
 from promptgen.registry import ConfigError
 
 __all__ = ["ConvArch", "ConvNet", "load_checkpoint", "save_checkpoint"]
@@ -150,9 +151,9 @@ def load_checkpoint(
         arch = ConvArch(**{**blob["arch"], "widths": tuple(blob["arch"]["widths"])})
         net = ConvNet(arch, blob["heads"])
         net.load_state_dict(blob["state_dict"])
-    except Exception as err:
-        raise ConfigError(
-            f"checkpoint: {path} is not a world model checkpoint ({type(err).__name__}: {err})"
+    except Exception as err:  # noqa: BLE001 - any failure means a foreign, truncated or corrupt file
+        raise CheckpointError(
+            f"checkpoint: {path} is not a world model checkpoint ({describe_load_error(err)})"
         ) from err
     if role is not None and blob["role"] != role:
         raise ConfigError(f"checkpoint: {path} holds a {blob['role']!r} model, expected {role!r}")

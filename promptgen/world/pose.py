@@ -1,7 +1,11 @@
-"""Head pose: (pitch, yaw, roll) <-> rotation matrices, in the suite's convention.
+"""Head pose of the embedded world: (pitch, yaw, roll) <-> rotation matrices, in the world's convention.
 
-R = R_z(roll) · R_y(yaw) · R_x(pitch), i.e. :func:`promptgen.rotations.euler_xyz_to_matrix` of the extrinsic
-XYZ angles (pitch, yaw, roll). Camera frame: x right, y up, z towards the viewer; a frontal face is R = I.
+R = R_z(roll) · R_y(yaw) · R_x(pitch) (:func:`promptgen.rotations.euler_angles_to_matrix` of (roll, yaw,
+pitch) in convention "ZYX"): the world renders heads and its pose regressor composes rotations this way. The
+pose energy's requested rotation R(α) R_can uses the paper code's "XYZ" product instead; both are rotation
+matrices, so the energy compares them whatever convention made each.
+
+Camera frame: x right, y up, z towards the viewer; a frontal face is R = I.
 Positive yaw turns the nose towards the viewer's right (+x), positive pitch tilts the nose down (−y),
 positive roll turns the face counter-clockwise as the viewer sees it.
 """
@@ -14,14 +18,14 @@ import torch
 from torch import Tensor, nn
 
 from promptgen.models import MODELS
-from promptgen.rotations import euler_xyz_to_matrix
+from promptgen.rotations import euler_angles_to_matrix
 
 __all__ = ["WorldPoseRegressor", "angles_to_rotation", "load_world_pose", "rotation_to_angles"]
 
 
 def angles_to_rotation(pitch: Tensor, yaw: Tensor, roll: Tensor) -> Tensor:
     """Rotation matrices (..., 3, 3) from pitch, yaw and roll in radians."""
-    return euler_xyz_to_matrix(torch.stack([pitch, yaw, roll], -1))
+    return euler_angles_to_matrix(torch.stack([roll, yaw, pitch], -1), "ZYX")
 
 
 def rotation_to_angles(rot: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -181,8 +181,3 @@ def train_role(
     seconds = time.perf_counter() - start
     meta = {"seconds": seconds, "loss": running, "spec": spec.__dict__, "latent_dim": latent_dim}
     return net.eval().requires_grad_(False), meta | {"world_seed": world_seed}
-
-
-def with_steps(role: str, steps: int) -> TrainSpec:
-    """The role's spec with another number of steps (smoke tests)."""
-    return replace(ROLES[role].spec, steps=steps)

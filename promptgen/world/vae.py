@@ -57,6 +57,7 @@ from promptgen.device import (
     cpu_autocast_dtype,
 )
 from promptgen.generators.base import GENERATORS, Generator
+from promptgen.models.common import CheckpointError, describe_load_error
 from promptgen.registry import ConfigError
 from promptgen.world.nets import COMPILE_CHUNK
 from promptgen.world.vae_prior import LatentPrior, PriorFitConfig, fit_latent_prior
@@ -192,10 +193,9 @@ class AdversarialConfig:
     (non-saturating loss, R1 penalty on the renders every ``r1_every`` steps, scaled by ``r1_every``), then
     the whole VAE on ELBO / (pixels per image) + ``weight`` · [softplus(−critic(decode(prior(u)))) +
     ``recon_weight`` · softplus(−critic(x̃))], x̃ the reconstructions the ELBO scored (Larsen et al.'s
-    VAE-GAN puts the GAN term on both). The defaults (docs/world-clip-vae.md): half the earlier batch (64)
-    and critic width (32-64-128-256), the reconstructions' term added, and 5 000 steps (3 000 until
-    bfloat16 training made steps ≈ 2× cheaper; from scratch in bfloat16, 3 000 steps missed the eyeglasses
-    share by 0.007, 5 000 passed).
+    VAE-GAN puts the GAN term on both). The defaults are the shipped recipe; the variants measured against
+    it (batch, critic width, steps, the reconstructions' term) are in docs/world-clip-vae.md: 3 000 steps
+    missed the eyeglasses share by 0.007, 5 000 passed.
 
     Arguments:
         steps: fine-tune steps.
@@ -206,7 +206,7 @@ class AdversarialConfig:
         r1_every: apply R1 every this many steps (lazy regularisation).
         critic_channels: the critic's channels.
         recon_weight: weight of the GAN term on reconstructions, relative to the one on prior decodes
-            (0: prior decodes only, the recipe before 2026-12-01's sixth session).
+            (0: prior decodes only).
     """
 
     steps: int = 5000
@@ -441,15 +441,21 @@ def load_vae(checkpoint: str | Path) -> tuple[VAE, LatentPrior | None]:
     path = Path(checkpoint)
     if not path.is_file():
         raise ConfigError(
-            f"generator.checkpoint: VAE checkpoint {path} not found "
+            f"checkpoint: VAE checkpoint {path} not found "
             "(train it with the world build step or promptgen.world.vae.train_vae, "
             "or restore weights/world/vae/ from git)"
         )
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    arch = VaeArch(**{**blob["arch"], "channels": tuple(blob["arch"]["channels"])})
-    vae = VAE(arch)
-    vae.load_state_dict(blob["state_dict"])
-    prior = None if blob.get("prior") is None else LatentPrior.from_dict(blob["prior"])
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        arch = VaeArch(**{**blob["arch"], "channels": tuple(blob["arch"]["channels"])})
+        vae = VAE(arch)
+        vae.load_state_dict(blob["state_dict"])
+        prior = None if blob.get("prior") is None else LatentPrior.from_dict(blob["prior"])
+    except Exception as err:  # noqa: BLE001 - any failure means a foreign, truncated or corrupt file
+        raise CheckpointError(
+            f"checkpoint: {path} is not a world-vae checkpoint ({describe_load_error(err)}); "
+            "expected a dict with arch, state_dict and prior"
+        ) from err
     return vae.eval(), prior
 
 

@@ -99,6 +99,8 @@ rule table2:
             seed=T2["seeds"],
             method=T2_METHODS,
         ),
+        # Sample grids (workflow/rules/grids.smk): drawn whenever the table is; the script reads only the CSVs.
+        samples=expand(R("plots/table2_samples_{gen}.png"), gen=T2["generators"]),
     output:
         table=report(R("table2.csv"), caption="../report/table2.rst", category="Table 2"),
         plot=report(R("plots/table2_kl.png"), caption="../report/table2_plot.rst", category="Table 2"),

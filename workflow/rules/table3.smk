@@ -5,6 +5,7 @@ rule table3_reference:
     """FID reference statistics of the dataset under the configured feature extractor."""
     input:
         R("world/dataset.pt"),
+        weights=weight_inputs([T3["features_model"]], gen=False),
     output:
         R("table3/reference_stats.npz"),
     log:
@@ -28,6 +29,8 @@ rule table3_reference:
 
 rule table3_train:
     """Pose-conditioned INN over (α_x, α_y) with the pose and paired identity energies."""
+    input:
+        weights=weight_inputs([T3["pose_model"], T3["id_model"]]),
     output:
         R("table3/{gen}/inn.pt"),
     log:
@@ -56,6 +59,7 @@ rule table3_eval:
     input:
         inn=R("table3/{gen}/inn.pt"),
         reference=T3["reference_stats"] or R("table3/reference_stats.npz"),
+        weights=weight_inputs([T3["features_model"], T3["id_model"]]),
     output:
         R("table3/{gen}/table3.csv"),
     log:

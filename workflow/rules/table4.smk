@@ -3,6 +3,8 @@ T4 = config["table4"]
 
 rule table4_train:
     """PromptGen INN for the CLIP energy of one text (same EBM and λ as PPGM)."""
+    input:
+        weights=weight_inputs([T4["clip_model"]]),
     output:
         R("table4/{gen}/text{text}/inn.pt"),
     log:
@@ -30,7 +32,8 @@ rule table4_train:
 rule table4_eval:
     """PromptGen vs PPGM (n = 10, 50) vs the bare generator: CLIP energy and seconds per sample, one process."""
     input:
-        lambda w: expand(R("table4/{gen}/text{text}/inn.pt"), gen=w.gen, text=range(len(T4["texts"]))),
+        inns=lambda w: expand(R("table4/{gen}/text{text}/inn.pt"), gen=w.gen, text=range(len(T4["texts"]))),
+        weights=weight_inputs([T4["clip_model"]]),
     output:
         R("table4/{gen}/table4.csv"),
     log:

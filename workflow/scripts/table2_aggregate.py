@@ -9,6 +9,6 @@ with logged(sm):
     from eval.plots import table2_bars
     from eval.table2 import aggregate_table2
 
-    table = aggregate_table2(pd.read_csv(p) for p in sm.input)
+    table = aggregate_table2(pd.read_csv(p) for p in sm.input if p.endswith(".csv"))
     table.to_csv(sm.output.table, index=False)
     table2_bars(table, sm.output.plot)

@@ -10,5 +10,6 @@ with logged(sm):
     from eval.table4 import with_literature
 
     measured = pd.concat([pd.read_csv(p) for p in sm.input], ignore_index=True)
-    with_literature(measured).to_csv(sm.output.table, index=False)
-    energy_latency(measured, sm.output.plot)
+    table = with_literature(measured)
+    table.to_csv(sm.output.table, index=False)
+    energy_latency(table, sm.output.plot)

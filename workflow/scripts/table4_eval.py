@@ -7,7 +7,7 @@ with logged(sm):
     from eval.table4 import run_table4
 
     p = sm.params
-    paths = dict(zip(p.table4["texts"], sm.input, strict=True))
+    paths = dict(zip(p.table4["texts"], sm.input.inns, strict=True))
     run_table4(sm.wildcards.gen, p.generator, p.clip, p.table4, paths, p.device).to_csv(
         sm.output[0], index=False
     )

@@ -57,7 +57,7 @@ def estimate_w_avg(net: StyleGAN2Network, samples: int = W_AVG_SAMPLES, seed: in
 
 
 def load_stylegan2(
-    path: str | Path, *, w_avg_samples: int = W_AVG_SAMPLES, w_avg_seed: int = 0
+    path: str | Path, *, w_avg_samples: int = W_AVG_SAMPLES, w_avg_seed: int = 0, trusted: bool = False
 ) -> StyleGAN2Network:
     """Load ``G_ema`` of an NVIDIA ``.pkl`` or ``g_ema`` of a rosinality ``.pt``/``.pth``, chosen by suffix.
 
@@ -72,7 +72,7 @@ def load_stylegan2(
         cfg, state = load_nvidia_pickle(path)
         return network_from_state(cfg, state, path)
     if suffix in ROSINALITY_SUFFIXES:
-        cfg, state, has_avg = load_rosinality(path)
+        cfg, state, has_avg = load_rosinality(path, trusted)
         net = network_from_state(cfg, state, path)
         if not has_avg:
             net.mapping.w_avg.copy_(estimate_w_avg(net, w_avg_samples, w_avg_seed))

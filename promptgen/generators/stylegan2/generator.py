@@ -27,9 +27,10 @@ class StyleGAN2Generator(Generator):
             per call) or ``'none'``.
         truncation_cutoff: truncate only the first this many w⁺ entries (``None``: all).
 
-    Example:
-        >>> gen = build_stylegan2("weights/stylegan2/ffhq.pkl", psi=0.7)  # doctest: +SKIP
-        >>> images = gen(gen.sample_latent(4))  # (4, 3, 1024, 1024) in [-1, 1]
+    Example (needs a downloaded pickle; not run as a doctest)::
+
+        gen = build_stylegan2("weights/stylegan2/ffhq.pkl", psi=0.7)
+        images = gen(gen.sample_latent(4))  # (4, 3, 1024, 1024) in [-1, 1]
     """
 
     def __init__(
@@ -66,8 +67,13 @@ def build_stylegan2(
     truncation_cutoff: int | None = None,
     w_avg_samples: int = W_AVG_SAMPLES,
     w_avg_seed: int = 0,
+    trusted: bool = False,
 ) -> StyleGAN2Generator:
-    """Factory of kind ``stylegan2``: an NVIDIA ``.pkl`` (``G_ema``) or rosinality ``.pt`` (``g_ema``)."""
+    """Factory of kind ``stylegan2``: an NVIDIA ``.pkl`` (``G_ema``) or rosinality ``.pt`` (``g_ema``).
+
+    ``trusted``: unpickle a rosinality file fully (one holding Python objects beyond ``argparse.Namespace``;
+    runs code stored in it). NVIDIA pickles are always read without running their code.
+    """
     with torch.no_grad():
-        net = load_stylegan2(checkpoint, w_avg_samples=w_avg_samples, w_avg_seed=w_avg_seed)
+        net = load_stylegan2(checkpoint, w_avg_samples=w_avg_samples, w_avg_seed=w_avg_seed, trusted=trusted)
     return StyleGAN2Generator(net, psi, noise_mode, truncation_cutoff)

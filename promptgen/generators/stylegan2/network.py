@@ -130,8 +130,11 @@ class FullyConnected(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x @ (self.weight.to(x.dtype) * self.weight_gain).t()
-        return bias_act(x, self.bias * self.bias_gain, lrelu=self.lrelu)
+        w = (self.weight.to(x.dtype) * self.weight_gain).t()
+        b = self.bias.to(x.dtype) * self.bias_gain
+        if not self.lrelu:  # one addmm, as NVIDIA's layers without activation: the same float32 rounding
+            return torch.addmm(b.unsqueeze(0), x, w)
+        return bias_act(x @ w, b, lrelu=True)
 
 
 class MappingNetwork(nn.Module):

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from promptgen.generators.stylegan2.network import StyleGAN2Config
-from promptgen.registry import ConfigError
+from promptgen.models.common import CheckpointError, describe_load_error
 
 __all__ = [
     "CheckpointError",
@@ -42,10 +42,6 @@ GENERATOR_KEY = "G_ema"
 GENERATOR_ARGS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
 PERSISTENT_RECONSTRUCT = "torch_utils.persistence._reconstruct_persistent_obj"
 TF_NETWORK = "dnnlib.tflib.network.Network"
-
-
-class CheckpointError(ConfigError):
-    """A checkpoint cannot be loaded; the one-line message names the file and the offending key."""
 
 
 class PersistentStub:
@@ -163,8 +159,8 @@ def read_pickle(path: str | Path) -> Any:
     try:
         with open(path, "rb") as fh:
             return RestrictedUnpickler(fh).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RuntimeError) as err:
-        raise CheckpointError(f"{path}: not a readable network pickle ({type(err).__name__}: {err})") from err
+    except Exception as err:  # noqa: BLE001 - a corrupt pickle raises anything, MemoryError included
+        raise CheckpointError(f"{path}: not a readable network pickle ({describe_load_error(err)})") from err
 
 
 def _generator_stub(data: Any, path: str | Path) -> PersistentStub:

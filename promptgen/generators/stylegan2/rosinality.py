@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,15 @@ from torch import Tensor
 
 from promptgen.generators.stylegan2.network import StyleGAN2Config
 from promptgen.generators.stylegan2.pickle_loader import CheckpointError
+from promptgen.models.common import describe_load_error, torch_load
 
 __all__ = ["ROSINALITY_MAPPING_LR", "load_rosinality", "rosinality_to_nvidia"]
 
 ROSINALITY_MAPPING_LR = 0.01  # rosinality's Generator(lr_mlp=0.01) default; not stored in the checkpoint
 GENERATOR_KEY = "g_ema"
 LATENT_AVG_KEY = "latent_avg"
+# converted keys the configuration is read from -> the rosinality key they come from
+REQUIRED_KEYS = {"mapping.fc0.weight": "style.1.weight", "synthesis.b4.torgb.weight": "to_rgb1.conv.weight"}
 FIRST_UPSAMPLED_LOG2 = 3  # convs.0 is the 8×8 block
 _LAYER_KEYS = {
     "conv.weight": "weight",
@@ -105,6 +109,9 @@ def _config(state: dict[str, Tensor], path: str | Path) -> StyleGAN2Config:
     }
     if not mapping_layers or 4 not in channels:
         raise CheckpointError(f"{path}: {GENERATOR_KEY} lacks the mapping ('style.*') or 'conv1' weights")
+    for ours, theirs in REQUIRED_KEYS.items():
+        if ours not in state:
+            raise CheckpointError(f"{path}: {GENERATOR_KEY} lacks {theirs!r} (a rosinality generator has it)")
     return StyleGAN2Config(
         img_resolution=max(channels),
         z_dim=int(state["mapping.fc0.weight"].shape[1]),
@@ -118,20 +125,33 @@ def _config(state: dict[str, Tensor], path: str | Path) -> StyleGAN2Config:
     )
 
 
-def _read(path: str | Path) -> dict[str, Any]:
+def _read(path: str | Path, trusted: bool = False) -> dict[str, Any]:
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            ckpt = torch_load(path, trusted)
     except Exception as err:  # torch raises several types for foreign or corrupt files
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(err).__name__})") from err
+        raise CheckpointError(
+            f"{path}: {describe_load_error(err)}; expected a rosinality checkpoint"
+        ) from err
     if not isinstance(ckpt, dict) or GENERATOR_KEY not in ckpt:
         raise CheckpointError(f"{path}: expected a dict with key {GENERATOR_KEY!r} (a rosinality checkpoint)")
+    g_ema = ckpt[GENERATOR_KEY]
+    if not isinstance(g_ema, Mapping) or not all(isinstance(v, Tensor) for v in g_ema.values()):
+        raise CheckpointError(f"{path}: {GENERATOR_KEY} is a {type(g_ema).__name__}, expected a state dict")
+    avg = ckpt.get(LATENT_AVG_KEY)
+    if avg is not None and not isinstance(avg, Tensor):
+        raise CheckpointError(f"{path}: {LATENT_AVG_KEY} is a {type(avg).__name__}, expected a tensor")
     return ckpt
 
 
-def load_rosinality(path: str | Path) -> tuple[StyleGAN2Config, dict[str, Tensor], bool]:
-    """Read a rosinality ``.pt``: configuration, state dict, and whether it carried ``latent_avg``."""
-    ckpt = _read(path)
+def load_rosinality(
+    path: str | Path, trusted: bool = False
+) -> tuple[StyleGAN2Config, dict[str, Tensor], bool]:
+    """Read a rosinality ``.pt``: configuration, state dict, and whether it carried ``latent_avg``.
+
+    ``trusted``: full unpickling (runs code stored in the file) instead of a weights-only load.
+    """
+    ckpt = _read(path, trusted)
     state = rosinality_to_nvidia(ckpt[GENERATOR_KEY], path)
     cfg = _config(state, path)
     has_avg = ckpt.get(LATENT_AVG_KEY) is not None
