@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.lock import FolderInUseError
 from promptgen.registry import ConfigError
 
 __all__ = ["logged"]
@@ -39,6 +40,10 @@ def logged(snakemake: Any) -> Iterator[logging.Logger]:
         logger.error("%s", what)
         print(what, file=sys.stderr)
         sys.exit(130)
+    except FolderInUseError as err:  # another run writes this job's folder: the message names it
+        message = f"rule {snakemake.rule} failed: {err}"
+        logger.error("%s", message)
+        sys.exit(message)
     except ConfigError as err:  # a bad config entry or checkpoint file: the message says everything
         message = f"rule {snakemake.rule} failed: {_config_path(str(err), snakemake)}"
         logger.error("%s", message)
