@@ -22,7 +22,9 @@ def logged(snakemake: Any) -> Iterator[logging.Logger]:
     log_file = snakemake.log[0] if len(snakemake.log) else None
     logging.basicConfig(filename=log_file, level=logging.INFO, format="%(asctime)s %(message)s", force=True)
     logger = logging.getLogger(f"promptgen.{snakemake.rule}")
-    wildcards = ", ".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+    named = snakemake.wildcards  # Snakemake's Namedlist, or a plain namespace in tests
+    pairs = named.items() if hasattr(named, "items") else vars(named).items()
+    wildcards = ", ".join(f"{k}={v}" for k, v in pairs)
     logger.info("rule %s started%s", snakemake.rule, f" ({wildcards})" if wildcards else "")
     try:
         yield logger
