@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.lock import FolderInUseError
 
 __all__ = ["logged"]
 
@@ -33,6 +34,10 @@ def logged(snakemake: Any) -> Iterator[logging.Logger]:
         logger.error("%s", what)
         print(what, file=sys.stderr)
         sys.exit(130)
+    except FolderInUseError as err:  # another run writes this job's folder: the message names it
+        message = f"rule {snakemake.rule} failed: {err}"
+        logger.error("%s", message)
+        sys.exit(message)
     except Exception as err:  # noqa: BLE001 - every failure is reported the same way
         logger.error("%s", traceback.format_exc())
         where = f" (traceback in {log_file})" if log_file else ""

@@ -341,6 +341,27 @@ def test_snakemake_job_interrupted_writes_one_line_to_its_log(tmp_path) -> None:
     )
 
 
+def test_snakemake_job_refused_a_locked_folder_writes_one_line_to_its_log(tmp_path) -> None:
+    from eval.snakemake_glue import logged
+
+    log = tmp_path / "job.log"
+    sm = SimpleNamespace(log=[str(log)], rule="table2_train", wildcards={"gen": "render", "seed": "0"})
+    root, handlers = logging.getLogger(), logging.getLogger().handlers[:]
+    try:
+        with lock_folder(tmp_path / "run"), pytest.raises(SystemExit) as exit_:
+            with logged(sm):
+                with lock_folder(tmp_path / "run"):
+                    pass
+    finally:
+        for h in root.handlers:
+            h.close()
+        root.handlers[:] = handlers
+    expected = f"rule table2_train failed: {tmp_path / 'run'} is being written by pid {os.getpid()}"
+    assert str(exit_.value.code).startswith(expected)
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2 and expected in lines[1] and "Traceback" not in log.read_text()
+
+
 @pytest.mark.parametrize("grad", [False, True])
 def test_compiling_is_announced_before_the_first_call_and_timed_after(monkeypatch, caplog, grad) -> None:
     monkeypatch.setattr(torch, "compile", lambda fn, **_: fn)
