@@ -60,7 +60,7 @@ def test_a_partial_file_runs_over_the_default_and_paper_yaml_replaces_it() -> No
     paper = _resolve(yaml.safe_load((ROOT / "config/paper.yaml").read_text()))
     assert set(paper["generators"]) == {"ffhq1024", "ffhq1024_pose", "metfaces1024"}
     over_paper = _resolve({**mine, "base": str(ROOT / "config/paper.yaml")})
-    assert set(over_paper["generators"]) == {"ffhq1024", "metfaces1024", "mine"}
+    assert set(over_paper["generators"]) == {"ffhq1024", "ffhq1024_pose", "metfaces1024", "mine"}
 
 
 def test_a_base_cycle_is_named(tmp_path: Path) -> None:
