@@ -13,11 +13,8 @@ Usage: ``python benchmarks/compile_times.py``; appends rows to ``benchmarks/resu
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -26,6 +23,9 @@ import time
 from pathlib import Path
 
 import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["main", "measure"]
 
@@ -93,34 +93,12 @@ def _one(site: str, mode: str) -> dict[str, float]:
 @click.option("--site", "sites", multiple=True, type=click.Choice(SITES), help="Default: every site.")
 def main(sites: tuple[str, ...]) -> None:
     """Measure every site in both modes; append the rows to benchmarks/results/compile_times.csv."""
-    cpu_model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    rows = []
     for site in sites or SITES:
         for mode in ("infer", "train"):
-            row = {
-                "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "site": site,
-                "mode": mode,
-                **_one(site, mode),
-                "load_1min": round(os.getloadavg()[0], 1),
-                "cpu": cpu_model,
-                "cores": os.cpu_count(),
-            }
+            measured = _one(site, mode)  # before the machine columns: their load reading follows the run
+            row = {**machine_columns(1), "site": site, "mode": mode, **measured}
             click.echo(json.dumps(row))
-            rows.append(row)
-    new = not RESULTS.exists()
-    with RESULTS.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+            append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

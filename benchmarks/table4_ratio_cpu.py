@@ -15,7 +15,7 @@ dominant) it is far above the paper's 107× at n = 50; this benchmark measures i
 
 Every sampler (PromptGen, the bare generator, PPGM at each n) draws ``--batch`` samples per round,
 interleaved, for ``--repeats`` rounds after a warm-up round; the median round gives seconds per sample (as
-``eval.table4``). Rows record the CPU model (``/proc/cpuinfo``), threads and the 1-minute load average.
+``eval.table4``). Rows start with the machine columns every benchmark records (:mod:`machine`).
 
 Usage: ``python benchmarks/table4_ratio_cpu.py --threads 1``; appends to
 ``benchmarks/results/table4_ratio_cpu.csv``.
@@ -23,10 +23,7 @@ Usage: ``python benchmarks/table4_ratio_cpu.py --threads 1``; appends to
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import os
-import platform
+import sys
 from pathlib import Path
 
 import click
@@ -42,7 +39,10 @@ from promptgen.generators.stylegan2.generator import StyleGAN2Generator
 from promptgen.generators.stylegan2.network import StyleGAN2Config, StyleGAN2Network, config_f_channels
 from promptgen.models.clip import load_open_clip
 
-__all__ = ["cpu_model", "main", "run"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+
+__all__ = ["main", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "table4_ratio_cpu.csv"
@@ -51,17 +51,6 @@ TEXT = "a photo of a baby"
 CLIP_WEIGHT = 500.0  # the world's Table 4 λ
 STEP_SIZE = 0.01  # η does not change the cost of a step
 NOISE_STRENGTH_STD = 0.1  # random weights: give the zero-initialised noise inputs a non-trivial strength
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (the platform's processor string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _generator(resolution: int, channel_max: int, seed: int) -> StyleGAN2Generator:
@@ -81,7 +70,6 @@ def run(
 ) -> list[dict[str, object]]:
     """Time every sampler; one CSV row each, with its ratio to PromptGen."""
     torch.set_num_threads(threads)
-    load = os.getloadavg()[0]
     gen = _generator(resolution, channel_max, 0)
     clip = load_open_clip(
         model="world-tiny-clip",
@@ -101,16 +89,13 @@ def run(
         samplers[f"PPGM (n={n})"] = lambda n=n: langevin(gen, energy, batch, steps=n, step_size=STEP_SIZE)
     seconds = median_seconds(samplers, repeats, torch.device("cpu"))
     common = {
-        "date": dt.date.today().isoformat(),
+        **machine_columns(threads),
         "generator": f"stylegan2-random-{resolution}px-channels<={channel_max}",
         "clip": "world-tiny-clip",
         "n_aug": n_aug,
         "batch": batch,
         "repeats": repeats,
-        "threads": threads,
-        "load_avg_1min": round(load, 2),
         "torch": torch.__version__,
-        "cpu": cpu_model(),
     }
     base = seconds["PromptGen"] / batch
     return [
@@ -150,12 +135,8 @@ def main(
     """Time PromptGen, the bare generator and PPGM on a 256-px StyleGAN2 and append rows to the CSV."""
     rows = run(resolution, channel_max, n_aug, list(steps), batch, repeats, threads)
     out.parent.mkdir(parents=True, exist_ok=True)
-    new = not out.exists()
-    with out.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
+    for row in rows:
+        append_row(out, row)
     for row in rows:
         click.echo(
             f"{row['method']}: {row['seconds_per_sample']} s/sample ({row['ratio_to_promptgen']}× PromptGen)"

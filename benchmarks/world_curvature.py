@@ -24,22 +24,11 @@ from promptgen.allocator import reuse_freed_memory
 from promptgen.world.render import SynthRenderer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from world_renderer import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
 
-__all__ = ["cpu_model", "main", "run"]
+__all__ = ["main", "run"]
 
 RESULTS = Path(__file__).parent / "results" / "world_curvature.csv"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (empty where there is none)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
 
 
 def _seconds(fn: Callable[[], object]) -> float:
@@ -91,7 +80,7 @@ def main(threads: int, curvature: float, batch: int, repeats: int, out: Path) ->
     """Measure and append one row to OUT."""
     torch.set_num_threads(threads)
     reuse_freed_memory()
-    row = {**machine_columns(threads), "cpu_model": cpu_model(), "curvature": curvature, "batch": batch}
+    row = {**machine_columns(threads), "curvature": curvature, "batch": batch}
     row |= {
         k: round(v, 5) if k.startswith("seconds") else round(v, 2)
         for k, v in run(curvature, batch, repeats).items()

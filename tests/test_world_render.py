@@ -197,7 +197,7 @@ def test_compile_failure_falls_back_to_eager_once(monkeypatch: pytest.MonkeyPatc
     assert len(calls) == 1 and gen.rasteriser._compiled[True].failed
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     reason = "InvalidCxxCompiler: No working C++ compiler found"
-    assert warnings == [f"synth-render: torch.compile failed ({reason}); running eagerly"]
+    assert warnings == [f"the renderer (synth-render): torch.compile failed ({reason}); running eagerly"]
     assert copy.deepcopy(gen).rasteriser._compiled is None  # compiled code is never copied
 
 

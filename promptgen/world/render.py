@@ -340,16 +340,7 @@ class SynthRenderer(Generator):
             return self.render(self.scene(z.float()))
 
 
-@GENERATORS.register("synth-render")
-def _synth_render(
-    latent_dim: int = 64,
-    resolution: int = 64,
-    seed: int = 0,
-    psi: float = 1.0,
-    compile: bool | str = False,
-    curvature: float = 0.0,
-) -> SynthRenderer:
-    return SynthRenderer(latent_dim, resolution, seed, psi, compile, curvature)
+GENERATORS.register("synth-render")(SynthRenderer)
 
 
 def _curvature(value: object) -> float:
