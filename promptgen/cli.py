@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from promptgen.allocator import reuse_freed_memory
+from promptgen.plugins import plugin_commands
 
 __all__ = ["main", "one_line"]
 
@@ -40,7 +41,17 @@ def one_line(err: BaseException, source: str | None = None) -> str:
 
 
 class _Group(click.Group):
-    """Runs a command; an error is one line (``Error: …``, exit status 1) unless ``--verbose`` is given."""
+    """Runs a command; an error is one line (``Error: …``, exit status 1) unless ``--verbose`` is given.
+
+    Installed plugins' commands (:func:`promptgen.plugins.plugin_commands`) are subcommands beside the
+    built-in ones.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, name) or plugin_commands().get(name)
 
     def invoke(self, ctx: click.Context) -> None:
         try:

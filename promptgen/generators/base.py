@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from promptgen.plugins import load_plugins
 from promptgen.registry import ConfigError, Registry
 
 __all__ = [
@@ -31,15 +32,15 @@ RANGE_TOLERANCE = 0.05  # how far outside [-1, 1] a user's generator may go (flo
 BUILTIN_GENERATOR_MODULES = [
     "promptgen.generators.composed",  # kind "promptgen": G∘f from an INN checkpoint
     "promptgen.generators.stylegan2",  # kind "stylegan2": NVIDIA .pkl / rosinality .pt StyleGAN2
-    "promptgen.world.render",  # kind "synth-render": the embedded world's procedural renderer
-    "promptgen.world.vae",  # kind "world-vae": a VAE trained on the world's renders
 ]
 
 
 def load_builtin_generators() -> None:
-    """Import every built-in generator module so its kind is registered in :data:`GENERATORS`."""
+    """Import every built-in generator module and every installed plugin (:mod:`promptgen.plugins`) so their
+    kinds are registered in :data:`GENERATORS`."""
     for name in BUILTIN_GENERATOR_MODULES:
         importlib.import_module(name)
+    load_plugins()
 
 
 def check_psi(psi: float) -> float:

@@ -29,14 +29,17 @@ BUILTIN_ADAPTER_MODULES = [
     "promptgen.models.irse50",
     "promptgen.models.deca",
     "promptgen.models.inception",
-    "promptgen.world.models",  # world-classifier, world-pose, world-id, world-features
 ]
 
 
 def load_builtin_adapters() -> None:
-    """Import every built-in adapter module so its kinds are registered in :data:`MODELS`."""
+    """Import every built-in adapter module and every installed plugin (:mod:`promptgen.plugins`) so their
+    kinds are registered in :data:`MODELS`."""
+    from promptgen.plugins import load_plugins
+
     for name in BUILTIN_ADAPTER_MODULES:
         importlib.import_module(name)
+    load_plugins()
 
 
 __all__ += ["BUILTIN_ADAPTER_MODULES", "load_builtin_adapters"]
