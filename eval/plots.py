@@ -30,9 +30,9 @@ def table2_bars(table: pd.DataFrame, path: str | Path, judge: str = "control_cla
             values = np.maximum(row[cols].to_numpy(dtype=float), KL_FLOOR)
             errs = np.nan_to_num(row[[f"{c}_std" for c in cols]].to_numpy(dtype=float))
             ax.bar(x + i * width, values, width, yerr=errs, label=row["method"], capsize=2)
-        ax.axhline(
-            float(rows["noise_floor_pairs"].iloc[0]), color="k", ls="--", lw=0.8, label="noise floor (pairs)"
-        )
+        if "iid_reference_pairs" in rows:
+            ref = float(rows["iid_reference_pairs"].iloc[0])
+            ax.axhline(ref, color="k", ls="--", lw=0.8, label="i.i.d. uniform reference (pairs)")
         ax.set_yscale("log")
         ax.set_xticks(x + 0.4 - width / 2, [c.removeprefix("kl_") for c in cols], rotation=30, ha="right")
         ax.set_title(f"{gen} (judge: {judge})")
