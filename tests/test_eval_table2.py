@@ -1,5 +1,6 @@
-"""Table 2's evaluation: the pooled rows equal judging each method's own samples, the columns follow the paper's
-protocol, accuracy and KL are computed per request, and one failing method does not sink the others."""
+"""Table 2's evaluation: the pooled rows equal judging each method's own samples, the columns follow the
+paper's protocol, accuracy and KL are computed per request, and one failing method does not sink
+the others."""
 
 from __future__ import annotations
 
