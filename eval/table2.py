@@ -54,7 +54,7 @@ from promptgen.methods import (
     check_needs,
     generator_provides,
 )
-from promptgen.registry import ConfigError, import_object
+from promptgen.registry import ConfigError, import_oracle
 from promptgen.sample import per_sample_normal
 
 __all__ = [
@@ -166,8 +166,7 @@ class _Setup:
     def oracle(self, z: torch.Tensor) -> dict[str, np.ndarray] | None:
         if not self.gen_cfg.get("oracle"):
             return None
-        where = f"generators.{self.gen_name}.oracle"
-        truth = import_object(self.gen_cfg["oracle"], key=where)(z.cpu(), self.gen_cfg["psi_eval"])
+        truth = import_oracle(self.gen_cfg, self.gen_name)(z.cpu(), self.gen_cfg["psi_eval"])
         return {a: truth[a].long().numpy() for a in self.attrs}
 
     def judge(self, z: torch.Tensor, render=None) -> dict[str, dict[str, np.ndarray]]:

@@ -1,3 +1,5 @@
+import functools
+
 from eval.specs import generator_section
 from eval.table2 import method_names
 from promptgen.methods import build_method, check_needs, generator_provides
@@ -8,22 +10,29 @@ T2 = config["table2"]
 T2_EVAL = generator_section(T2, "", "table2")
 
 
-def _t2_methods():
-    """{generator: {method: built method}}; a method whose needs a generator lacks fails here, in one line."""
+@functools.cache
+def t2_methods_of(gen):
+    """{method: built method} of one generator; a method whose needs the generator lacks fails in one line.
+
+    Any configured generator works (the entanglement sweep's derived ones run the methods of their base).
+    """
+    if gen not in config["generators"]:
+        raise ValueError(f"table2.generators: {gen!r} is not a key of generators")
+    provides = generator_provides(config["generators"][gen])
+    base = ENT_BASE.get(gen, gen)
     out = {}
-    for gen in T2["generators"]:
-        if gen not in config["generators"]:
-            raise ValueError(f"table2.generators: {gen!r} is not a key of generators")
-        provides = generator_provides(config["generators"][gen])
-        out[gen] = {}
-        for name in method_names(T2, gen):
-            method = build_method(T2["methods"][name], f"table2.methods.{name}")
-            check_needs(name, method, gen, provides)
-            out[gen][name] = method
+    for name in method_names(T2, base):
+        method = build_method(T2["methods"][name], f"table2.methods.{name}")
+        check_needs(name, method, gen, provides)
+        out[name] = method
     return out
 
 
-T2_METHODS = _t2_methods()
+ENT_BASE = {}  # derived generator name -> the generator it was derived from (filled by entanglement.smk)
+_extra = sorted(set(T2["generator_methods"]) - set(T2["generators"]))
+if _extra:
+    raise ValueError(f"table2.generator_methods: {_extra} not in table2.generators {T2['generators']}")
+T2_METHODS = {gen: t2_methods_of(gen) for gen in T2["generators"]}
 if set(T2["seeds"]) & set(T2["tuning_seeds"]):
     raise ValueError(
         f"table2.seeds {T2['seeds']} and table2.tuning_seeds {T2['tuning_seeds']} overlap: reported seeds must "
@@ -43,7 +52,7 @@ def t2_method_csvs(seeds, task, suffix="csv"):
 
 def t2_state(w):
     """A method's training status file (its training job's output), or nothing for a method without one."""
-    if T2_METHODS[w.gen][w.method].trains:
+    if t2_methods_of(w.gen)[w.method].trains:
         return R(f"table2/{w.gen}/seed{w.seed}/fit/{w.method}/status.json")
     return []
 
