@@ -15,7 +15,7 @@ import pandas as pd
 
 from promptgen.registry import ConfigError
 
-__all__ = ["derived_generators", "entanglement_table", "setting_name"]
+__all__ = ["derived_generators", "entanglement_table", "setting_name", "swept_generators"]
 
 
 def _arguments(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +59,17 @@ def derived_generators(
             gen[argument] = value
         out[value] = (setting_name(base, entry, argument, value), {**dict(entry), "generator": gen})
     return out
+
+
+def swept_generators(settings: Mapping[str, Any]) -> list[str]:
+    """The derived generator names of a sweep.
+
+    Raises:
+        ConfigError: no sweep is configured (``entanglement.generator`` unset).
+    """
+    if not settings:
+        raise ConfigError("entanglement.generator: set the generator whose argument the sweep varies")
+    return list(settings)
 
 
 def entanglement_table(

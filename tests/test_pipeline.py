@@ -128,7 +128,7 @@ def test_tiny_table2_end_to_end_with_a_user_generator_and_user_methods(tmp_path)
     for judge in ("control_classifier", "eval_classifier"):
         ours, prior = measured.loc[("promptgen", judge), kl], measured.loc[("unmodified", judge), kl]
         assert (ours * 10 <= prior).all(), (judge, ours.to_dict(), prior.to_dict())
-        assert (measured.loc[("promptgen", judge), [f"acc_{c[3:]}" for c in kl]] > 0.9).all()
+        assert (measured.loc[("promptgen", judge), [f"acc_{c[3:]}" for c in kl]] >= 0.75).all()
     combos = pd.read_csv(out / "table2_combinations.csv")
     assert combos[combos["method"] == "resample"]["ess"].gt(0).all()
     assert (out / "plots" / "table2_kl.png").stat().st_size > 0
