@@ -260,7 +260,7 @@ def fit_method(
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     pool = _load_pool(pool_path)[0] if pool_path and "pool" in method.needs else None
-    ctx = setup.context(seed, state_dir, pool, build=False)
+    ctx = setup.context(seed, state_dir, pool)
     status = _guarded(method_name, lambda: method.fit(ctx))
     (state_dir / "status.json").write_text(json.dumps(status) + "\n")
     return status

@@ -93,10 +93,14 @@ class Draws:
 
 @dataclass
 class MethodContext:
-    """What a method may use on one (generator, seed); see the module docstring."""
+    """What a method may use on one (generator, seed); see the module docstring.
 
-    generator: nn.Module
-    control: nn.Module
+    ``generator`` and ``control`` may be given as zero-argument callables: they are then built on first
+    use (a training stage that builds its own, as PromptGen's, loads nothing twice).
+    """
+
+    generator: nn.Module | Callable[[], nn.Module] | None
+    control: nn.Module | Callable[[], nn.Module] | None
     attributes: list[str]
     weight: float
     groups: list[tuple[int, ...]]
@@ -108,6 +112,13 @@ class MethodContext:
     state_dir: Path
     pool: PriorPool | None = None
     batch_size: int = 256
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in ("generator", "control") and callable(value) and not isinstance(value, nn.Module):
+            value = value()
+            object.__setattr__(self, name, value)
+        return value
 
     def combination(self, request: Tensor) -> str:
         """``male=1,eyeglasses=0`` for one request row (free attributes left out)."""
