@@ -15,7 +15,7 @@ import pandas as pd
 
 from promptgen.registry import ConfigError
 
-__all__ = ["derived_generators", "entanglement_table", "setting_name", "sweep_inputs"]
+__all__ = ["derived_generators", "entanglement_table", "setting_name", "swept_generators"]
 
 
 def _arguments(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,17 +61,15 @@ def derived_generators(
     return out
 
 
-def sweep_inputs(
-    pattern: str, settings: Mapping[str, Any], seeds: Iterable[int], methods: Iterable[str]
-) -> list[str]:
-    """The Table-2 per-seed files of every setting: ``pattern`` formatted with ``gen``, ``seed``, ``method``.
+def swept_generators(settings: Mapping[str, Any]) -> list[str]:
+    """The derived generator names of a sweep.
 
     Raises:
-        ConfigError: no setting (``entanglement.generator`` is not set).
+        ConfigError: no sweep is configured (``entanglement.generator`` unset).
     """
     if not settings:
         raise ConfigError("entanglement.generator: set the generator whose argument the sweep varies")
-    return [pattern.format(gen=g, seed=s, method=m) for g in settings for s in seeds for m in methods]
+    return list(settings)
 
 
 def entanglement_table(
@@ -95,11 +93,11 @@ def entanglement_table(
         raise ValueError(
             f"entanglement.judge: no Table-2 rows judged by {judge!r} for generators {sorted(settings)}"
         )
-    cols = [c for c in df.columns if c.startswith("kl_")]
+    cols = [c for c in df.columns if c.startswith("kl_") and not c.endswith("_joint")]
     rows = []
     for (gen, method), part in df.groupby(["generator", "method"], sort=False):
         mean, std = part[cols].mean(), part[cols].std(ddof=1)
-        worst = str(mean.idxmax())
+        worst = str(mean.idxmax()) if mean.notna().any() else cols[0]  # a failed method: every KL empty
         rows.append(
             {
                 argument: settings[gen],
@@ -109,7 +107,7 @@ def entanglement_table(
                 "max_kl_std": float(std[worst]),
                 "worst_column": worst.removeprefix("kl_"),
                 "seeds": part["seed"].nunique(),
-                "N": int(part["N"].iloc[0]),
+                "N": int(part[n_col if (n_col := f"N_{worst.removeprefix('kl_')}") in part else "N"].iloc[0]),
                 "generator": gen,
             }
         )

@@ -38,5 +38,9 @@ def joint_labels(columns: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[n
 
 
 def kl_noise_floor(num_classes: int, n: int) -> float:
-    """Expected KL of n samples from the uniform itself, ≈ (K − 1) / (2n) (chi-square asymptotics)."""
+    """Expected KL of n i.i.d. samples from the uniform itself, ≈ (K − 1) / (2n) (chi-square asymptotics).
+
+    A reference value for an unconditional sampler, not a floor: a stratified sampler (equal numbers
+    requested per class) that always hits its class has KL 0.
+    """
     return (num_classes - 1) / (2 * n)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from eval.entanglement import derived_generators, entanglement_table, sweep_inputs
+from eval.entanglement import derived_generators, entanglement_table, swept_generators
 from promptgen.registry import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +40,10 @@ def test_bad_sweep_is_a_config_error():
         derived_generators({"render": RENDER}, {"generator": "render", "argument": "curvature", "values": []})
 
 
-def test_sweep_inputs_name_every_setting_seed_and_method():
-    files = sweep_inputs("t/{gen}/s{seed}/{method}.csv", {"g": 0.0, "g-c1": 1.0}, [0, 1], ["a", "b"])
-    assert len(files) == 8 and files[0] == "t/g/s0/a.csv" and files[-1] == "t/g-c1/s1/b.csv"
+def test_swept_generators_name_every_setting():
+    assert swept_generators({"g": 0.0, "g-c1": 1.0}) == ["g", "g-c1"]
     with pytest.raises(ConfigError, match="entanglement.generator"):
-        sweep_inputs("t/{gen}/s{seed}/{method}.csv", {}, [0], ["a"])
+        swept_generators({})
 
 
 def _rows(gen: str, method: str, seed: int, kls: tuple[float, float], judge: str = "oracle") -> dict:

@@ -116,11 +116,12 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
         try:
             # Cancel the INN training while it runs, once some other job has finished.
             def running_train():
-                finished = [m for m in METHODS[:3] if (cluster / f"table2/user/seed0/{m}.csv").exists()]
-                jobs = [j for j in _squeue() if j[2].startswith("rule_table2_train") and j[1] == "RUNNING"]
+                columns = cluster / "table2/user/seed0/columns"
+                finished = [m for m in METHODS[:3] if (columns / f"{m}.csv").exists()]
+                jobs = [j for j in _squeue() if j[2].startswith("rule_table2_fit") and j[1] == "RUNNING"]
                 return jobs[0][0] if jobs and finished else None
 
-            train_job = _wait_until(running_train, 300, "a running table2_train job", proc)
+            train_job = _wait_until(running_train, 300, "a running table2_fit job", proc)
             subprocess.run(["scancel", train_job], check=True)
             proc.wait(timeout=300)
         finally:
@@ -129,9 +130,9 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
                 proc.wait()
     out1 = log1.read_text()
     assert proc.returncode != 0, out1[-3000:]
-    assert "Error in rule table2_train" in out1, out1[-3000:]
+    assert "Error in rule table2_fit" in out1, out1[-3000:]
     assert f"SLURM-job '{train_job}' failed, SLURM status is: 'CANCELLED'" in out1, out1[-3000:]
-    assert not (cluster / "table2/user/seed0/inn.pt").exists()
+    assert not (cluster / "table2/user/seed0/fit/promptgen/status.json").exists()
     assert not (cluster / "table2.csv").exists()
 
     # Requests mapped from the rules' resources: threads -> cpus, mem_mb, runtime; CPU-only -> no GPU.
@@ -139,7 +140,7 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
     assert calls, out1[-3000:]
     for call in calls:
         assert "--cpus-per-task=1" in call and "--gpus" not in call and "--gres" not in call, call
-    train_calls = [c for c in calls if "rule_table2_train" in c]
+    train_calls = [c for c in calls if "rule_table2_fit" in c]
     assert train_calls and all("--mem 4000" in c and "-t 120" in c for c in train_calls), train_calls
 
     # Nothing left on the cluster; what finished before the failure is complete and is kept.
@@ -147,13 +148,13 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
     _wait_until(lambda: not [j for j in _squeue() if j[1] in active], 120, "the cluster to drain")
     # Every method table on disk after the failure is a finished job: the rerun's plan must not include it.
     # (The cancelled training's own loss.csv is not a job output: the rerun trains again and rewrites it.)
-    tables = [cluster / f"table2/user/seed0/{m}.csv" for m in METHODS]
+    tables = [cluster / f"table2/user/seed0/columns/{m}.csv" for m in METHODS]
     finished = {p: p.stat().st_mtime_ns for p in tables if p.exists()}
     plan = subprocess.run([*cmd, "-n"], cwd=ROOT, capture_output=True, text=True)
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
     for path in finished:
         assert f"output: {path}" not in plan.stdout, f"{path} is on disk but planned again:\n{plan.stdout}"
-    assert f"output: {cluster}/table2/user/seed0/inn.pt" in plan.stdout, plan.stdout
+    assert f"output: {cluster}/table2/user/seed0/fit/promptgen/status.json" in plan.stdout, plan.stdout
     assert finished, out1[-3000:]
 
     log2 = tmp_path / "slurm_run2.log"
@@ -161,7 +162,7 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
     log2.write_text(res.stdout + res.stderr)
     out2 = log2.read_text()
     assert res.returncode == 0, out2[-3000:]
-    assert "rule table2_train:" in out2
+    assert "rule table2_fit:" in out2
     for path, mtime in finished.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was recomputed"
         assert f"output: {path}" not in out2, f"{path} was rescheduled"
@@ -172,5 +173,5 @@ def test_table2_through_slurm_with_a_cancelled_job(slurm_cluster, tmp_path) -> N
     assert (cluster / "table2.csv").read_bytes() == (local / "table2.csv").read_bytes()
     pd.testing.assert_frame_equal(pd.read_csv(cluster / "table2.csv"), pd.read_csv(local / "table2.csv"))
     for method in METHODS:
-        part = f"table2/user/seed0/{method}.csv"
+        part = f"table2/user/seed0/columns/{method}.csv"
         assert (cluster / part).read_bytes() == (local / part).read_bytes(), part

@@ -1,4 +1,4 @@
-from eval.entanglement import derived_generators, sweep_inputs
+from eval.entanglement import derived_generators, swept_generators
 from promptgen.registry import ConfigError
 
 # Table 2 across settings of one generator argument (the embedded world's `curvature`): every swept value
@@ -11,15 +11,17 @@ if ENT["generator"] is not None:
         if config["generators"].setdefault(_name, _entry) != _entry:
             raise ConfigError(f"generators.{_name}: already configured; it names entanglement's value {_value}")
         ENT_SETTINGS[_name] = _value
+        T2_PLAN.base[_name] = ENT["generator"]
+
+
+ENT_SEEDS = ENT["seeds"] or T2["seeds"]
 
 
 rule table2_entanglement:
     """Results/table2_entanglement.csv: the largest-column KL of every Table-2 method at each swept value,
     judged by entanglement.judge; and its plot."""
     input:
-        lambda w: sweep_inputs(
-            R("table2/{gen}/seed{seed}/{method}.csv"), ENT_SETTINGS, ENT["seeds"] or T2["seeds"], T2_METHODS
-        ),
+        lambda w: T2_PLAN.csvs(ENT_SEEDS, "columns", gens=swept_generators(ENT_SETTINGS)),
     output:
         table=report(R("table2_entanglement.csv"), caption="../report/table2_entanglement.rst", category="Table 2"),
         plot=report(
