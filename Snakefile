@@ -18,6 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 include: "workflow/rules/common.smk"
 include: "workflow/rules/world.smk"
 include: "workflow/rules/table2.smk"
+include: "workflow/rules/entanglement.smk"
 include: "workflow/rules/table3.smk"
 include: "workflow/rules/table4.smk"
 include: "workflow/rules/table5.smk"

@@ -1,43 +1,39 @@
-"""Table 2 logic: de-biasing binary attributes and their pairs, judged by classifiers and an oracle.
+"""Table 2 logic: requests for each column, judging samples, KL to uniform and per-combination accuracy.
 
-Methods, all on the same generator and the same classifier control:
+A column (gender, eyeglasses, blond, age+gender, age+eyeglasses, gender+eyeglasses) asks for equal numbers
+of samples of every combination of its attributes, the other attributes free (the paper's protocol). A
+request is a row of k values over the table's attributes: 1 (on), 0 (off) or −1 (free)
+(:func:`promptgen.conditions.partial_targets`). The joint task (our extension) asks for every combination
+of all k attributes at once.
 
-* ``unmodified`` — z ~ N(0, I);
-* ``direction`` — latent-direction balancing (InterFaceGAN-style) on control-classifier labels;
-* ``resample`` — self-normalised importance resampling from the per-combination EBMs
-  p(z | c) ∝ N(z) Π_j P(c_j | G(z))^λ, the exact reference as the pool grows;
-* ``promptgen`` — one conditional INN over every combination c ∈ {0, 1}^k of the k attributes, sampled
-  with equal numbers per combination (so every marginal and every pair is balanced by construction).
-
-Labels are thresholded *probabilities* (P ≥ 0.5), never raw logits.
+Labels are thresholded probabilities: ``ours`` (P ≥ 0.5, the default) or ``authors`` (the paper's
+evaluator thresholds the raw logit at 0.5, i.e. P ≥ 0.622); :data:`THRESHOLDS` names both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from eval.metric_kl import joint_labels, kl_to_uniform
-from promptgen.baselines import balance_along_directions, fit_direction
+from promptgen.conditions import partial_targets
 from promptgen.energies.classifier import class_log_probs
 from promptgen.generators import Generator
-from promptgen.sample import per_sample_normal
+from promptgen.registry import ConfigError
 
 __all__ = [
     "TABLE2_COLUMNS",
-    "binary_labels",
-    "judge_labels",
+    "THRESHOLDS",
+    "column_groups",
+    "column_requests",
+    "combination_name",
     "judge_log_probs",
-    "labels_from_log_probs",
-    "direction_latents",
     "kl_columns",
-    "promptgen_latents",
-    "resample_indices",
-    "resample_latents",
-    "unmodified_latents",
+    "labels_from_log_probs",
+    "request_stats",
 ]
 
 # Table 2 columns -> the binary attributes they combine (age = the ``young`` head).
@@ -49,6 +45,35 @@ TABLE2_COLUMNS: dict[str, tuple[str, ...]] = {
     "age_eyeglasses": ("young", "eyeglasses"),
     "gender_eyeglasses": ("male", "eyeglasses"),
 }
+
+# Label rules: the logit of the positive class must reach this value (P ≥ sigmoid of it).
+THRESHOLDS: dict[str, float] = {"ours": 0.0, "authors": 0.5}
+THRESHOLD_TEXT = {"ours": "P>=0.5", "authors": "logit>=0.5 (P>=0.622)"}
+
+
+def column_groups(attributes: Sequence[str], columns: Mapping[str, Sequence[str]] = TABLE2_COLUMNS) -> dict:
+    """Column name -> indices of its attributes in ``attributes``.
+
+    Raises:
+        ConfigError: a column's attribute is not one of ``table2.attributes``.
+    """
+    out = {}
+    for col, attrs in columns.items():
+        missing = [a for a in attrs if a not in attributes]
+        if missing:
+            raise ConfigError(f"table2.attributes: column {col!r} needs {missing}, not in {list(attributes)}")
+        out[col] = tuple(list(attributes).index(a) for a in attrs)
+    return out
+
+
+def column_requests(k: int, group: Sequence[int], per_class: int) -> Tensor:
+    """Requests (n, k) of one column: each combination of its attributes ``per_class`` times, others free."""
+    return partial_targets(k, group, per_class)
+
+
+def combination_name(attributes: Sequence[str], request: Tensor) -> str:
+    """``young=1,male=0`` for one request row (free attributes left out)."""
+    return ",".join(f"{a}={int(v)}" for a, v in zip(attributes, request.tolist(), strict=True) if v >= 0)
 
 
 def kl_columns(
@@ -69,12 +94,20 @@ def judge_log_probs(
     judges: Mapping[str, nn.Module],
     heads: Sequence[str],
     batch_size: int = 256,
+    render=None,
 ) -> dict[str, dict[str, Tensor]]:
-    """log P(class | G(z)), (N, K) float32 on the CPU, per judge and head; each image is rendered once."""
+    """log P(class | image), (N, K) float32 on the CPU, per judge and head; each image is rendered once.
+
+    Arguments:
+        generator: renders ``z`` unless ``render`` is given.
+        z: latents (or a method's own codes, with ``render``).
+        render: codes -> images in [−1, 1] (e.g. a style-space synthesis); default ``generator``.
+    """
     out = {j: {h: [] for h in heads} for j in judges}
     device = next(iter(generator.buffers()), z).device
+    render = render or generator
     for chunk in z.split(batch_size):
-        images = generator(chunk.to(device))
+        images = render(chunk.to(device))
         for name, clf in judges.items():
             logits = clf(images)
             for h in heads:
@@ -82,101 +115,40 @@ def judge_log_probs(
     return {j: {h: torch.cat(v) for h, v in logps.items()} for j, logps in out.items()}
 
 
-def labels_from_log_probs(logps: Mapping[str, Tensor]) -> dict[str, np.ndarray]:
-    """0/1 labels (P(positive) ≥ 0.5) per binary head from :func:`judge_log_probs`' output of one judge."""
-    return {h: (lp.exp()[:, 1] >= 0.5).numpy().astype(np.int64) for h, lp in logps.items()}
+def labels_from_log_probs(logps: Mapping[str, Tensor], threshold: str = "ours") -> dict[str, np.ndarray]:
+    """0/1 labels per binary head from one judge's log-probabilities (:func:`judge_log_probs`).
 
-
-def judge_labels(
-    generator: Generator,
-    z: Tensor,
-    judges: Mapping[str, nn.Module],
-    heads: Sequence[str],
-    batch_size: int = 256,
-) -> dict[str, dict[str, np.ndarray]]:
-    """0/1 labels (P(positive) ≥ 0.5) of G(z) per judge and head; each image is rendered once."""
-    logps = judge_log_probs(generator, z, judges, heads, batch_size)
-    return {j: labels_from_log_probs(lp) for j, lp in logps.items()}
-
-
-def binary_labels(
-    generator: Generator, z: Tensor, classifier: nn.Module, heads: Sequence[str], batch_size: int = 256
-) -> dict[str, np.ndarray]:
-    """0/1 labels of G(z) for each binary head of one classifier."""
-    return judge_labels(generator, z, {"clf": classifier}, heads, batch_size)["clf"]
-
-
-def unmodified_latents(dim: int, n: int, seed: int) -> Tensor:
-    return per_sample_normal(seed, range(n), dim)
-
-
-@torch.no_grad()
-def promptgen_latents(
-    inn: nn.Module, combos: Tensor, per_combo: int, seed: int, batch_size: int = 1024
-) -> Tensor:
-    """z = f(ε_i, c_i) with each combination c repeated ``per_combo`` times; ε_i seeded by (seed, i)."""
-    cond = combos.repeat_interleave(per_combo, dim=0)
-    eps = per_sample_normal(seed, range(len(cond)), inn.dim)
-    return torch.cat(
-        [inn(e, c)[0] for e, c in zip(eps.split(batch_size), cond.split(batch_size), strict=True)]
-    )
-
-
-def direction_latents(
-    z_fit: Tensor,
-    fit_labels: Mapping[str, np.ndarray],
-    heads: Sequence[str],
-    combos: Tensor,
-    per_combo: int,
-    seed: int,
-) -> Tensor:
-    """Fit one boundary per head on (z_fit, labels); move fresh samples to equal shares of every combo."""
-    directions = [fit_direction(z_fit, torch.as_tensor(fit_labels[h])) for h in heads]
-    targets = combos.repeat_interleave(per_combo, dim=0)
-    z = per_sample_normal(seed, range(len(targets)), z_fit.shape[1])
-    return balance_along_directions(z, directions, targets)
-
-
-def resample_indices(
-    logps: Mapping[str, Tensor],
-    heads: Sequence[str],
-    combos: Tensor,
-    per_combo: int,
-    *,
-    weight: float,
-    seed: int,
-    on_ess: Callable[[Tensor, float], None] | None = None,
-) -> Tensor:
-    """Pool rows drawn with weights Π_j P(c_j | G(z))^λ, ``per_combo`` draws for each combination (in order).
-
-    ``logps``: the pool's control-classifier log-probabilities per head, (P, 2) (:func:`judge_log_probs`).
+    Arguments:
+        threshold: ``ours`` (P(positive) ≥ 0.5) or ``authors`` (logit ≥ 0.5, P ≥ 0.622).
     """
-    gen = torch.Generator().manual_seed(seed)
-    logp = {h: logps[h].double() for h in heads}
-    picked = []
-    for c in combos:
-        logw = weight * sum(logp[h][:, int(c[j])] for j, h in enumerate(heads))
-        w = torch.softmax(logw, 0)
-        if on_ess is not None:
-            on_ess(c, float(1.0 / (w * w).sum()))
-        picked.append(torch.multinomial(w, per_combo, replacement=True, generator=gen))
-    return torch.cat(picked)
+    if threshold not in THRESHOLDS:
+        raise ConfigError(f"table2.label_threshold: expected one of {list(THRESHOLDS)}, got {threshold!r}")
+    cut = THRESHOLDS[threshold]
+    return {h: ((lp[:, 1] - lp[:, 0]) >= cut).numpy().astype(np.int64) for h, lp in logps.items()}
 
 
-def resample_latents(
-    generator: Generator,
-    classifier: nn.Module,
-    heads: Sequence[str],
-    combos: Tensor,
-    per_combo: int,
-    *,
-    weight: float,
-    pool: int,
-    seed: int,
-    batch_size: int = 512,
-    on_ess: Callable[[Tensor, float], None] | None = None,
-) -> Tensor:
-    """Resample a prior pool (z_i seeded by (seed, i)) with :func:`resample_indices`' weights."""
-    z = per_sample_normal(seed, range(pool), generator.latent_dim)
-    logps = judge_log_probs(generator, z, {"control": classifier}, heads, batch_size)["control"]
-    return z[resample_indices(logps, heads, combos, per_combo, weight=weight, seed=seed, on_ess=on_ess)]
+def request_stats(
+    labels: Mapping[str, np.ndarray], requests: Tensor, attributes: Sequence[str], group: Sequence[int]
+) -> tuple[float, float, dict[str, dict[str, float]]]:
+    """KL to uniform of the group's joint labels, the share of samples whose labels equal the requested
+    ones, and per requested combination its count and accuracy.
+
+    Arguments:
+        labels: 0/1 label arrays per attribute, one per request row.
+        requests: (n, k) rows of 1 / 0 / −1 (:func:`column_requests`).
+        group: indices of the attributes the column judges.
+
+    Returns:
+        (kl, accuracy, {combination: {"n": count, "accuracy": share}}).
+    """
+    names = [attributes[i] for i in group]
+    joint, k = joint_labels([labels[a] for a in names], [2] * len(names))
+    wanted = requests[:, list(group)].numpy().astype(np.int64)
+    got = np.stack([labels[a] for a in names], axis=1)
+    hit = (got == wanted).all(axis=1)
+    per = {}
+    keys = [combination_name(attributes, r) for r in requests]
+    for key in dict.fromkeys(keys):
+        rows = np.array([kk == key for kk in keys])
+        per[key] = {"n": int(rows.sum()), "accuracy": float(np.mean(hit[rows]))}
+    return kl_to_uniform(joint, k), float(np.mean(hit)), per

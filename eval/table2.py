@@ -1,4 +1,17 @@
-"""Table 2 as pipeline steps: train the conditional INN, evaluate the baselines and PromptGen, aggregate.
+"""Table 2 as pipeline steps: the judged prior pool, each method's training and evaluation, aggregation.
+
+Methods are config entries (:mod:`promptgen.methods`). For each (generator, seed):
+
+* :func:`judge_pool` renders the prior pool once and keeps every judge's log-probabilities, the oracle's
+  labels and the control classifier's log-probabilities (methods with ``"pool"`` in their needs use it);
+* :func:`fit_method` runs a method's training stage (PromptGen's conditional INN) and records its status;
+* :func:`evaluate_method` asks the method for each task's requests and judges the samples: task
+  ``columns`` (``results/table2.csv``, the paper's protocol: each column conditioned on its own attributes,
+  the others free, equal numbers per class) or ``joint`` (``results/table2_joint.csv``, our extension:
+  every combination of all attributes at once).
+
+A method that raises (a degenerate fit, a singular system) gets rows with ``status`` ``failed`` and the
+reason, with a warning; every other method's rows are written. A config error still stops the job.
 
 Each function takes plain config dictionaries (the validated pipeline config) so the Snakemake scripts stay
 thin; each is usable on its own from Python.
@@ -6,187 +19,402 @@ thin; each is usable on its own from Python.
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor
 
 from eval.debias import (
     TABLE2_COLUMNS,
-    direction_latents,
+    THRESHOLD_TEXT,
+    column_groups,
+    column_requests,
     judge_log_probs,
-    kl_columns,
     labels_from_log_probs,
-    promptgen_latents,
-    resample_indices,
+    request_stats,
 )
 from eval.literature import literature_rows
 from eval.metric_kl import kl_noise_floor
-from eval.specs import control_spec
-from promptgen.checkpoint import load_inn
-from promptgen.conditions import DiscreteCondition
 from promptgen.device import resolve_device
 from promptgen.energies import ModelCache
 from promptgen.generators import build_generator
-from promptgen.registry import import_object
+from promptgen.methods import (
+    DebiasMethod,
+    Draws,
+    MethodContext,
+    PriorPool,
+    PromptGen,
+    build_method,
+    check_needs,
+    generator_provides,
+)
+from promptgen.registry import ConfigError, import_oracle
 from promptgen.sample import per_sample_normal
 
 __all__ = [
-    "BASELINES",
-    "METHODS",
+    "COLUMNS",
     "aggregate_table2",
-    "evaluate_baselines",
-    "evaluate_promptgen",
+    "evaluate_method",
+    "fit_method",
+    "judge_pool",
+    "method_names",
+    "table2_groups",
     "train_spec",
 ]
 
-BASELINES = ("unmodified", "direction", "resample")
-METHODS = (*BASELINES, "promptgen")
-KL_COLUMNS = [f"kl_{c}" for c in TABLE2_COLUMNS]
+COLUMNS = list(TABLE2_COLUMNS)
+LOG = logging.getLogger("promptgen.table2")
+
+
+def table2_groups(attributes: list[str]) -> list[tuple[int, ...]]:
+    """The attribute groups Table 2 requests: each column's attributes, then all of them (the joint task)."""
+    groups = list(column_groups(attributes).values())
+    return [*groups, tuple(range(len(attributes)))]
 
 
 def train_spec(
     gen_cfg: Mapping[str, Any], t2: Mapping[str, Any], models: Mapping[str, Any], device: str, seed: int
-):
-    """The control spec of one conditional classifier INN (see :mod:`promptgen.spec`)."""
-    energy = {
-        "kind": "conditional-classifier",
-        "weight": t2["weight"],
-        "model": models[t2["control_model"]],
-        "heads": list(t2["attributes"]),
-    }
-    condition = {"kind": "binary", "k": len(t2["attributes"])}
-    return control_spec(gen_cfg, t2, {"classifier": energy}, device, seed, condition)
+) -> dict[str, Any]:
+    """The control spec of PromptGen's Table-2 INN (partial specifications over every column and the joint
+    task), as the pipeline trains it (:mod:`promptgen.spec`)."""
+    attrs = list(t2["attributes"])
+    ctx = MethodContext(
+        generator=None,
+        control=None,
+        attributes=attrs,
+        weight=float(t2["weight"]),
+        groups=table2_groups(attrs),
+        gen_cfg=gen_cfg,
+        section=t2,
+        control_entry=_model_entry(models, t2["control_model"], "table2.control_model"),
+        device=device,
+        seed=int(seed),
+        state_dir=Path("."),
+    )
+    return PromptGen().spec(ctx)
+
+
+def method_names(t2: Mapping[str, Any], gen_name: str) -> list[str]:
+    """The methods that run on ``gen_name`` (``table2.generator_methods``, default every method).
+
+    Raises:
+        ConfigError: a listed method is not a key of ``table2.methods``.
+    """
+    names = list((t2.get("generator_methods") or {}).get(gen_name) or t2["methods"])
+    bad = [m for m in t2["methods"] if not re.fullmatch(r"[A-Za-z0-9_\-]+", str(m))]
+    if bad:
+        raise ConfigError(f"table2.methods: names must be letters, digits, '_' or '-', got {bad}")
+    unknown = [m for m in names if m not in t2["methods"]]
+    if unknown:
+        raise ConfigError(
+            f"table2.generator_methods.{gen_name}: {unknown} not in table2.methods {list(t2['methods'])}"
+        )
+    return names
+
+
+def _model_entry(models: Mapping[str, Any], role: str, key: str) -> Mapping[str, Any]:
+    if role not in models:
+        raise ConfigError(f"{key}: no model {role!r} under models (roles: {', '.join(models)})")
+    return models[role]
 
 
 class _Setup:
-    """The generator, the control classifier and the judges of one Table-2 evaluation."""
+    """The generator, the control classifier, the judges and the method of one Table-2 job."""
 
     def __init__(self, gen_name: str, gen_cfg: Mapping[str, Any], t2: Mapping[str, Any], models, device: str):
-        dev = resolve_device(device)
+        self.device = resolve_device(device)
         self.gen_name, self.gen_cfg, self.t2 = gen_name, gen_cfg, t2
-        self.generator = build_generator(gen_cfg["generator"], psi=gen_cfg["psi_eval"], device=dev)
-        cache = ModelCache(dev)
         self.control_role = t2["control_model"]
-        self.control = cache.get(models[self.control_role], f"models.{self.control_role}")
-        self.judges = {}
-        for role in t2["judges"]:
-            if role not in models:
-                raise KeyError(f"table2.judges: no model {role!r} under models")
-            self.judges[role] = cache.get(models[role], f"models.{role}")
+        self.control_entry = _model_entry(models, self.control_role, "table2.control_model")
+        self.judge_entries = {r: _model_entry(models, r, "table2.judges") for r in t2["judges"]}
         self.attrs = list(t2["attributes"])
-        self.combos = DiscreteCondition.binary(len(self.attrs)).values
-        self.per = int(t2["samples_per_combo"])
-        self.n = len(self.combos) * self.per
+        self.groups = table2_groups(self.attrs)
+        self.per = int(t2["samples_per_class"])
+        self.threshold = t2["label_threshold"]
+        self._generator = self._control = self._judges = None
 
-    def judge(self, z: Tensor, with_control: bool = False) -> tuple[dict, dict[str, Tensor] | None]:
-        """Labels of G(z) per judge (and the oracle); with ``with_control``, the control log-probabilities too
-        (from the same renders)."""
-        judges = dict(self.judges)
-        if with_control and self.control_role not in judges:
-            judges["_control"] = self.control
-        logps = judge_log_probs(self.generator, z, judges, self.attrs, self.t2["batch_size"])
-        control = logps.get(self.control_role, logps.get("_control")) if with_control else None
-        judged = {j: labels_from_log_probs(lp) for j, lp in logps.items() if j != "_control"}
-        if self.gen_cfg.get("oracle"):
-            where = f"generators.{self.gen_name}.oracle"
-            truth = import_object(self.gen_cfg["oracle"], key=where)(z.cpu(), self.gen_cfg["psi_eval"])
-            judged["oracle"] = {a: truth[a].long().numpy() for a in self.attrs}
-        return judged, control
+    @property
+    def generator(self):
+        if self._generator is None:
+            entry = self.gen_cfg["generator"]
+            self._generator = build_generator(entry, psi=self.gen_cfg["psi_eval"], device=self.device)
+        return self._generator
 
-    def rows(self, method: str, seed: int, judged: Mapping[str, Mapping[str, np.ndarray]]) -> pd.DataFrame:
-        rows = []
-        for judge, labels in judged.items():
-            n = len(next(iter(labels.values())))
-            row = {"generator": self.gen_name, "method": method, "seed": seed, "judge": judge, "N": n}
-            row.update({f"kl_{c}": v for c, v in kl_columns(labels).items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
+    def _build_models(self) -> None:
+        cache = ModelCache(self.device)
+        self._control = cache.get(self.control_entry, f"models.{self.control_role}")
+        self._judges = {r: cache.get(e, f"models.{r}") for r, e in self.judge_entries.items()}
 
+    @property
+    def control(self):
+        if self._control is None:
+            self._build_models()
+        return self._control
 
-def _take(judged: Mapping[str, Mapping[str, np.ndarray]], index: np.ndarray | slice) -> dict:
-    return {j: {a: v[index] for a, v in labels.items()} for j, labels in judged.items()}
+    @property
+    def judges(self):
+        if self._judges is None:
+            self._build_models()
+        return self._judges
+
+    def oracle(self, z: torch.Tensor) -> dict[str, np.ndarray] | None:
+        if not self.gen_cfg.get("oracle"):
+            return None
+        truth = import_oracle(self.gen_cfg, self.gen_name)(z.cpu(), self.gen_cfg["psi_eval"])
+        return {a: truth[a].long().numpy() for a in self.attrs}
+
+    def judge(self, z: torch.Tensor, render=None) -> dict[str, dict[str, np.ndarray]]:
+        """Labels per judge (and the oracle, for latents the generator renders)."""
+        logps = judge_log_probs(self.generator, z, self.judges, self.attrs, self.t2["batch_size"], render)
+        judged = {j: labels_from_log_probs(lp, self.threshold) for j, lp in logps.items()}
+        truth = None if render is not None else self.oracle(z)
+        if truth is not None:
+            judged["oracle"] = truth
+        return judged
+
+    def method(self, name: str) -> DebiasMethod:
+        where = f"table2.methods.{name}"
+        method = build_method(self.t2["methods"][name], where)
+        check_needs(name, method, self.gen_name, generator_provides(self.gen_cfg))
+        return method
+
+    def context(
+        self, seed: int, state_dir: Path, pool: PriorPool | None, build: bool = True
+    ) -> MethodContext:
+        return MethodContext(
+            generator=self.generator if build else None,
+            control=self.control if build else None,
+            attributes=self.attrs,
+            weight=float(self.t2["weight"]),
+            groups=self.groups,
+            gen_cfg=self.gen_cfg,
+            section=self.t2,
+            control_entry=self.control_entry,
+            device=str(self.device),
+            seed=int(seed),
+            state_dir=Path(state_dir),
+            pool=pool,
+            batch_size=int(self.t2["batch_size"]),
+        )
 
 
 @torch.no_grad()
-def evaluate_baselines(
+def judge_pool(
     gen_name: str,
     gen_cfg: Mapping[str, Any],
     t2: Mapping[str, Any],
     models: Mapping[str, Any],
+    path: str | Path,
     *,
     device: str = "auto",
     seed: int = 0,
-) -> dict[str, pd.DataFrame]:
-    """KL rows of the three baselines of one (generator, seed), from one judged pool of prior samples.
+) -> Path:
+    """Render the prior pool z_i (seeded by (seed, i), i < ``table2.pool``) once and save, to ``path``, its
+    latents, the control classifier's log-probabilities, every judge's labels and the oracle's."""
+    setup = _Setup(gen_name, gen_cfg, t2, models, device)
+    z = per_sample_normal(seed, range(int(t2["pool"])), setup.generator.latent_dim)
+    judges = {**setup.judges, "_control": setup.control}
+    logps = judge_log_probs(setup.generator, z, judges, setup.attrs, t2["batch_size"])
+    control = logps.pop("_control")
+    judged = {j: labels_from_log_probs(lp, setup.threshold) for j, lp in logps.items()}
+    truth = setup.oracle(z)
+    if truth is not None:
+        judged["oracle"] = truth
+    labels = {j: {a: torch.as_tensor(v) for a, v in lab.items()} for j, lab in judged.items()}
+    torch.save({"z": z, "control": control, "labels": labels}, path)
+    return Path(path)
 
-    The pool is z_i seeded by (seed, i), i < max(resample.pool, N + direction.fit_samples); each image is
-    rendered once and judged by every judge (and the oracle), and the control classifier's log-probabilities
-    are kept:
 
-    * ``unmodified``: pool rows [0, N);
-    * ``resample``: N draws from pool rows [0, resample.pool) weighted by the control classifier
-      (:func:`eval.debias.resample_indices`); a drawn latent renders the image it was judged on, so its labels
-      are the pool's;
-    * ``direction``: one boundary per attribute fit on the control labels of pool rows [N, N + fit), disjoint
-      from the unmodified samples; the moved latents are rendered and judged.
+def _load_pool(path: str | Path) -> tuple[PriorPool, dict[str, dict[str, np.ndarray]]]:
+    data = torch.load(path, weights_only=True)
+    labels = {j: {a: v.numpy() for a, v in lab.items()} for j, lab in data["labels"].items()}
+    return PriorPool(z=data["z"], control=data["control"]), labels
+
+
+def fit_method(
+    gen_name: str,
+    gen_cfg: Mapping[str, Any],
+    t2: Mapping[str, Any],
+    models: Mapping[str, Any],
+    method_name: str,
+    state_dir: str | Path,
+    *,
+    pool_path: str | Path | None = None,
+    device: str = "auto",
+    seed: int = 0,
+) -> dict[str, str]:
+    """Run a method's training stage into ``state_dir`` and write ``status.json`` there.
+
+    Returns:
+        ``{"status": "ok"}``, or ``{"status": "failed", "reason": ...}`` when the method raised (a config
+        error is raised, not recorded).
     """
     setup = _Setup(gen_name, gen_cfg, t2, models, device)
-    fit, pool = int(t2["direction"]["fit_samples"]), int(t2["resample"]["pool"])
-    z = per_sample_normal(seed, range(max(pool, setup.n + fit)), setup.generator.latent_dim)
-    judged, control = setup.judge(z, with_control=True)
-    out = {"unmodified": setup.rows("unmodified", seed, _take(judged, slice(0, setup.n)))}
-    weight = float(t2["weight"])
-    picked = resample_indices(
-        {a: lp[:pool] for a, lp in control.items()},
-        setup.attrs,
-        setup.combos,
-        setup.per,
-        weight=weight,
-        seed=seed,
-    ).numpy()
-    out["resample"] = setup.rows("resample", seed, _take(judged, picked))
-    fit_rows = slice(setup.n, setup.n + fit)
-    fit_labels = labels_from_log_probs({a: lp[fit_rows] for a, lp in control.items()})
-    z_dir = direction_latents(z[fit_rows], fit_labels, setup.attrs, setup.combos, setup.per, seed)
-    out["direction"] = setup.rows("direction", seed, setup.judge(z_dir)[0])
-    return {m: out[m] for m in BASELINES}
+    method = setup.method(method_name)
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pool = _load_pool(pool_path)[0] if pool_path and "pool" in method.needs else None
+    ctx = setup.context(seed, state_dir, pool, build=False)
+    status = _guarded(method_name, lambda: method.fit(ctx))
+    (state_dir / "status.json").write_text(json.dumps(status) + "\n")
+    return status
 
 
-@torch.no_grad()
-def evaluate_promptgen(
+def _guarded(method_name: str, call) -> dict[str, str]:
+    try:
+        call()
+    except ConfigError:
+        raise
+    except Exception as err:  # noqa: BLE001 - one method's failure must not sink the table
+        reason = f"{type(err).__name__}: {err}".replace("\n", " ")
+        LOG.warning("table2 method %s failed: %s", method_name, reason)
+        return {"status": "failed", "reason": reason}
+    return {"status": "ok"}
+
+
+def evaluate_method(
     gen_name: str,
     gen_cfg: Mapping[str, Any],
     t2: Mapping[str, Any],
     models: Mapping[str, Any],
-    inn_path: str,
+    method_name: str,
     *,
+    pool_path: str | Path | None,
+    state_dir: str | Path,
+    task: str = "columns",
     device: str = "auto",
     seed: int = 0,
-) -> pd.DataFrame:
-    """KL rows of PromptGen on one (generator, seed): ``samples_per_combo`` samples of the conditional INN
-    for every combination, judged by every judge (and the oracle)."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One method's rows on one (generator, seed) and task, judged by every judge (and the oracle).
+
+    Returns:
+        (rows: one per judge with ``kl_<column>`` and ``acc_<column>``; combinations: one per judge, column
+        and requested combination with its count, accuracy and, where the method reports it, ``ess``).
+    """
+    if task not in ("columns", "joint"):
+        raise ConfigError(f"table2 task: expected 'columns' or 'joint', got {task!r}")
     setup = _Setup(gen_name, gen_cfg, t2, models, device)
-    inn, _ = load_inn(inn_path)
-    z = promptgen_latents(inn, setup.combos, setup.per, seed)
-    return setup.rows("promptgen", seed, setup.judge(z)[0])
+    method = setup.method(method_name)
+    state_dir = Path(state_dir)
+    status = {"status": "ok"}
+    if method.trains:
+        status_file = state_dir / "status.json"
+        status = json.loads(status_file.read_text()) if status_file.is_file() else {"status": "failed"}
+        status.setdefault("reason", f"{status_file} missing")
+    pool, pool_labels = _load_pool(pool_path) if pool_path else (None, {})
+    ctx = setup.context(seed, state_dir, pool)
+    k = len(setup.attrs)
+    groups = column_groups(setup.attrs)
+    # each evaluated column -> the request group its samples were drawn for
+    drawn = {c: c for c in groups}
+    if task == "joint":
+        drawn = {c: "joint" for c in groups} | {"joint": "joint"}
+        groups = {**groups, "joint": tuple(range(k))}
+    results: dict[str, tuple[torch.Tensor, Draws]] = {}
+
+    def run() -> None:
+        for key in dict.fromkeys(drawn.values()):
+            per = setup.per if task == "columns" else int(t2["joint_samples_per_class"])
+            requests = column_requests(k, groups[key], per)
+            draws = method.sample(ctx, requests, seed)
+            if draws.pool_index is None and draws.z is None:
+                raise ValueError("sample() returned Draws with neither pool_index nor z")
+            results[key] = (requests, draws)
+
+    if status["status"] == "ok":
+        status = _guarded(method_name, run)
+    base = {"generator": gen_name, "method": method_name, "seed": seed, "task": task}
+    base["label_threshold"] = THRESHOLD_TEXT[setup.threshold]
+    base.update(status if status["status"] != "ok" else {"status": "ok", "reason": ""})
+    judges = [*setup.judge_entries, *(["oracle"] if gen_cfg.get("oracle") else [])]
+    rows = {j: {**base, "judge": j} for j in judges}
+    combos = []
+    judged_draws = {}
+    for key, (_, draws) in results.items():
+        if draws.pool_index is not None:
+            idx = draws.pool_index.numpy()
+            judged_draws[key] = {j: {a: v[idx] for a, v in lab.items()} for j, lab in pool_labels.items()}
+        else:
+            judged_draws[key] = setup.judge(draws.z, draws.render)
+    for col, key in drawn.items() if results else ():
+        requests, draws = results[key]
+        for judge, labels in judged_draws[key].items():
+            kl, acc, per = request_stats(labels, requests, setup.attrs, groups[col])
+            row = rows.setdefault(judge, {**base, "judge": judge})
+            row[f"N_{col}"] = len(requests)
+            row[f"kl_{col}"] = kl
+            row[f"acc_{col}"] = acc if method.conditional else np.nan
+            for name, stat in per.items():
+                combos.append(
+                    {**base, "judge": judge, "column": col, "combination": name, "n": stat["n"]}
+                    | {"accuracy": stat["accuracy"] if method.conditional else np.nan}
+                    | {"ess": draws.stats.get(name, {}).get("ess", np.nan)}
+                )
+    cols = [*base, "judge", *[f"{p}_{c}" for c in drawn for p in ("N", "kl", "acc")]]
+    frame = pd.DataFrame(list(rows.values())).reindex(columns=cols)
+    if results:
+        ess = pd.DataFrame(combos)["ess"]
+        frame["ess_min"] = float(ess.min()) if ess.notna().any() else np.nan
+    else:
+        frame["ess_min"] = np.nan
+    frame = frame.astype({c: "Int64" for c in frame.columns if c.startswith("N_")})
+    combo_cols = [*base, "judge", "column", "combination", "n", "accuracy", "ess"]
+    return frame, pd.DataFrame(combos, columns=combo_cols)
 
 
-def aggregate_table2(frames: Iterable[pd.DataFrame], literature: bool = True) -> pd.DataFrame:
-    """Mean and std over seeds per (generator, method, judge), the KL noise floor, then literature rows."""
+def aggregate_table2(
+    frames: Iterable[pd.DataFrame], literature: bool = True, joint_classes: int | None = None
+) -> pd.DataFrame:
+    """Mean and std over seeds per (generator, method, judge), the i.i.d. reference KL, then literature rows.
+
+    ``iid_reference_<single|pairs|joint>`` = (K − 1)/(2N) is the expected KL of N i.i.d. draws from the
+    uniform over K classes: the KL an unconditional sampler that is exactly uniform shows. A stratified
+    sampler (equal numbers requested per class) that always hits its class shows 0, so this is a reference
+    value, not a floor. A method that failed on any seed keeps its row with ``status`` ``failed`` and the
+    first reason.
+
+    Arguments:
+        joint_classes: K of the joint task (2^k), for its reference column.
+    """
     df = pd.concat(list(frames), ignore_index=True)
     keys = ["generator", "method", "judge"]
+    value_cols = [c for c in df.columns if c.startswith(("kl_", "acc_")) or c == "ess_min"]
+    n_cols = [c for c in df.columns if c.startswith("N_")]
+    df["reason"] = df["reason"].fillna("")
     grouped = df.groupby(keys, sort=False)
-    out = grouped[KL_COLUMNS].mean()
-    std = grouped[KL_COLUMNS].std(ddof=1).add_suffix("_std")  # NaN with a single seed
-    meta = grouped.agg(N=("N", "first"), seeds=("seed", "nunique"))
-    table = pd.concat([meta, out, std], axis=1).reset_index()
-    table["noise_floor_pairs"] = [kl_noise_floor(4, int(n)) for n in table["N"]]
+    mean = grouped[value_cols].mean()
+    std = grouped[[c for c in value_cols if c.startswith("kl_")]].std(ddof=1).add_suffix("_std")
+    meta = grouped.agg(
+        task=("task", "first"),
+        label_threshold=("label_threshold", "first"),
+        seeds=("seed", "nunique"),
+        status=("status", lambda s: "ok" if (s == "ok").all() else "failed"),
+        reason=("reason", lambda s: next((r for r in s if r), "")),
+    )
+    n = grouped[n_cols].max()
+    table = pd.concat([meta, n, mean, std], axis=1).reset_index()
+    single = [c for c in n_cols if len(TABLE2_COLUMNS.get(c.removeprefix("N_"), ())) == 1]
+    pairs = [c for c in n_cols if len(TABLE2_COLUMNS.get(c.removeprefix("N_"), ())) == 2]
+    if single:
+        table["iid_reference_single"] = [
+            kl_noise_floor(2, int(v)) for v in table[single[0]].fillna(0).clip(1)
+        ]
+    if pairs:
+        table["iid_reference_pairs"] = [kl_noise_floor(4, int(v)) for v in table[pairs[0]].fillna(0).clip(1)]
+    if joint_classes and "N_joint" in n_cols:
+        table["iid_reference_joint"] = [
+            kl_noise_floor(joint_classes, int(v)) for v in table["N_joint"].fillna(0).clip(1)
+        ]
     table["source"] = "measured"
     if literature:
-        lit = literature_rows("table2").assign(judge="CelebA classifiers (paper)")
+        lit = literature_rows("table2").assign(
+            judge="CelebA classifiers (paper)", status="ok", task="columns"
+        )
         table = pd.concat([table, lit], ignore_index=True)
-    return table.astype({"N": "Int64", "seeds": "Int64"})
+    return table.astype({"seeds": "Int64", **{c: "Int64" for c in n_cols}})

@@ -27,7 +27,7 @@ from promptgen.energies import ModelCache
 from promptgen.energies.pose import target_rotation
 from promptgen.generators import build_generator
 from promptgen.generators.composed import ComposedGenerator
-from promptgen.registry import import_object
+from promptgen.registry import import_oracle
 from promptgen.rotations import euler_xyz_to_matrix, geodesic_distance
 from promptgen.sample import per_sample_normal
 
@@ -114,9 +114,7 @@ def evaluate_pose_inn(
         z = torch.cat(
             [pg_eval.root_latent(e, a) for e, a in zip(eps_id.split(bs), alphas.split(bs), strict=True)]
         )
-        truth = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")(
-            z.cpu(), gen_cfg["psi_eval"]
-        )
+        truth = import_oracle(gen_cfg, gen_name)(z.cpu(), gen_cfg["psi_eval"])
         measured = euler_xyz_to_matrix(
             torch.stack([truth["pitch"], truth["yaw"], truth["roll"]], -1).double()
         )

@@ -23,7 +23,7 @@ from promptgen.energies.classifier import ClassProbabilities
 from promptgen.generators import build_generator
 from promptgen.generators.composed import ComposedGenerator
 from promptgen.moment import MomentFit, fit_beta
-from promptgen.registry import import_object
+from promptgen.registry import import_oracle
 from promptgen.sample import per_sample_normal
 
 __all__ = ["class_labels", "fit_attribute", "moment_train_spec", "share_rows"]
@@ -99,7 +99,7 @@ def share_rows(
     judged = {"classifier": class_labels(gen, eps, clf, head, batch_size)}
     if gen_cfg.get("oracle"):
         z = eps if inn_path is None else torch.cat([gen.root_latent(e) for e in eps.split(batch_size)])
-        oracle = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")
+        oracle = import_oracle(gen_cfg, gen_name)
         judged["oracle"] = oracle(z.cpu(), gen_cfg["psi_eval"])[head].long().numpy()
     k = int(torch.as_tensor(clf(gen(eps[:2]))[head]).shape[-1])
     rows = []

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from promptgen.registry import ConfigError
 
-__all__ = ["DiscreteCondition", "UniformCondition", "build_condition"]
+__all__ = ["DiscreteCondition", "UniformCondition", "build_condition", "encode_partial", "partial_targets"]
 
 
 class UniformCondition:
@@ -54,19 +54,26 @@ class UniformCondition:
 
 
 class DiscreteCondition:
-    """ρ uniform over a finite set of condition vectors — e.g. every combination of k binary targets, so one
+    """ρ over a finite set of condition vectors — e.g. every combination of k binary targets, so one
     conditional INN covers every class of a classifier control (Table 2) and equal numbers per class are
     drawn by conditioning.
 
     Arguments:
         values: the condition vectors, one row each.
+        weights: sampling probability of each row (normalised; default: uniform).
     """
 
-    def __init__(self, values: Sequence[Sequence[float]]):
+    def __init__(self, values: Sequence[Sequence[float]], weights: Sequence[float] | None = None):
         table = torch.tensor(values, dtype=torch.float32)
         if table.ndim != 2 or table.shape[0] < 1 or table.shape[1] < 1:
             raise ConfigError("condition.values: expected a non-empty list of equal-length lists")
         self.values = table
+        self.weights = None
+        if weights is not None:
+            w = torch.tensor(weights, dtype=torch.float64)
+            if w.shape != (len(table),) or not bool((w >= 0).all()) or float(w.sum()) <= 0:
+                raise ConfigError(f"condition.weights: expected {len(table)} non-negative numbers, not all 0")
+            self.weights = w / w.sum()
         self.reference = None
 
     @classmethod
@@ -74,32 +81,79 @@ class DiscreteCondition:
         """All 2^k combinations of k binary targets, first coordinate most significant."""
         return cls(torch.cartesian_prod(*[torch.tensor([0.0, 1.0])] * k).reshape(-1, k).tolist())
 
+    @classmethod
+    def partial(cls, k: int, groups: Sequence[Sequence[int]]) -> DiscreteCondition:
+        """Partial specifications of k binary attributes (:func:`encode_partial`): for each group of
+        attribute indices, every combination of its attributes with the others free. Each group is drawn
+        with equal probability and, within it, each combination (a group of g attributes: 2^g rows)."""
+        if k < 1 or not groups:
+            raise ConfigError("condition: kind 'partial' needs k >= 1 and a non-empty list of groups")
+        rows, weights = [], []
+        for group in groups:
+            idx = [int(i) for i in group]
+            if not idx or len(set(idx)) != len(idx) or not all(0 <= i < k for i in idx):
+                raise ConfigError(f"condition.groups: {list(group)} is not a set of indices in [0, {k})")
+            targets = partial_targets(k, idx, 1)
+            rows.append(encode_partial(targets))
+            weights += [1.0 / len(targets)] * len(targets)
+        return cls(torch.cat(rows).tolist(), weights)
+
     @property
     def dim(self) -> int:
         return int(self.values.shape[1])
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        return self.values[torch.randint(len(self.values), (n,), generator=generator)]
+        if self.weights is None:
+            return self.values[torch.randint(len(self.values), (n,), generator=generator)]
+        return self.values[torch.multinomial(self.weights, n, replacement=True, generator=generator)]
 
     def grid(self, per_value: int = 1) -> Tensor:
         """Every condition vector, each repeated ``per_value`` times (equal numbers per class)."""
         return self.values.repeat_interleave(per_value, dim=0)
 
 
+def partial_targets(k: int, group: Sequence[int], per_class: int) -> Tensor:
+    """Requests (n, k) for one group of attributes: every combination of the group's attributes (first index
+    most significant), ``per_class`` rows each; the other attributes are −1 (free).
+
+    Returns:
+        float tensor of 0, 1 and −1, n = 2^len(group) · per_class.
+    """
+    combos = torch.cartesian_prod(*[torch.tensor([0.0, 1.0])] * len(group)).reshape(-1, len(group))
+    out = torch.full((len(combos), k), -1.0)
+    out[:, list(group)] = combos
+    return out.repeat_interleave(per_class, dim=0)
+
+
+def encode_partial(targets: Tensor) -> Tensor:
+    """Requests (n, k) of 1 (on), 0 (off) or −1 (free) as an INN condition (n, 2k): coordinates [0, k) are 1
+    where an attribute is on, [k, 2k) are 1 where it is off; a free attribute is 0 in both."""
+    targets = torch.as_tensor(targets, dtype=torch.float32)
+    return torch.cat([(targets == 1).float(), (targets == 0).float()], dim=1)
+
+
 def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | DiscreteCondition | None:
-    """``{kind: uniform, low, high, reference}``, ``{kind: discrete, values}`` or ``{kind: binary, k}``."""
+    """``{kind: uniform, low, high, reference}``, ``{kind: discrete, values, weights}``, ``{kind: binary, k}``
+    or ``{kind: partial, k, groups}`` (:meth:`DiscreteCondition.partial`)."""
     if spec is None:
         return None
     spec = dict(spec)
     kind = spec.pop("kind", "uniform")
-    allowed = {"uniform": {"low", "high", "reference"}, "discrete": {"values"}, "binary": {"k"}}
+    allowed = {
+        "uniform": {"low", "high", "reference"},
+        "discrete": {"values", "weights"},
+        "binary": {"k"},
+        "partial": {"k", "groups"},
+    }
     if kind not in allowed:
         raise ConfigError(f"condition.kind: unknown condition kind {kind!r} (one of {', '.join(allowed)})")
     unknown = set(spec) - allowed[kind]
     if unknown:
         raise ConfigError(f"condition: unknown keys {sorted(unknown)} for kind {kind!r}")
     if kind == "discrete":
-        return DiscreteCondition(spec.get("values") or [])
+        return DiscreteCondition(spec.get("values") or [], spec.get("weights"))
     if kind == "binary":
         return DiscreteCondition.binary(int(spec.get("k", 0)))
+    if kind == "partial":
+        return DiscreteCondition.partial(int(spec.get("k", 0)), spec.get("groups") or [])
     return UniformCondition(**spec)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ConfigError", "Registry", "import_object"]
+__all__ = ["ConfigError", "Registry", "import_object", "import_oracle"]
 
 
 class ConfigError(ValueError):
@@ -26,6 +28,25 @@ def import_object(spec: str, *, key: str = "python") -> Any:
         return getattr(module, attr)
     except AttributeError as err:
         raise ConfigError(f"{key}: module {module_name!r} has no attribute {attr!r}") from err
+
+
+def import_oracle(gen_cfg: Mapping[str, Any], gen_name: str) -> Callable[..., Any]:
+    """A generator entry's oracle (``generators.<gen_name>.oracle``), called as ``oracle(z, psi)``.
+
+    The generator's keyword arguments that the oracle's signature names (e.g. ``seed``) are bound, so
+    the oracle labels the world this generator renders.
+
+    Arguments:
+        gen_cfg: the entry ``generators.<gen_name>`` (keys ``oracle`` and ``generator``).
+        gen_name: its name, for error messages.
+
+    Returns:
+        The oracle with those arguments bound.
+    """
+    oracle = import_object(gen_cfg["oracle"], key=f"generators.{gen_name}.oracle")
+    names = set(inspect.signature(oracle).parameters) - {"z", "psi"}
+    bound = {k: v for k, v in dict(gen_cfg.get("generator") or {}).items() if k in names}
+    return functools.partial(oracle, **bound) if bound else oracle
 
 
 class Registry:

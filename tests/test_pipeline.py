@@ -1,6 +1,7 @@
 """The Snakemake pipeline: dry runs of every target, a tiny end-to-end Table 2, config validation."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TARGETS = {
-    "table2.csv": ["table2_train", "table2_baselines", "table2_promptgen"],
+    "table2.csv": ["table2_pool", "table2_fit", "table2_method"],
+    "table2_joint.csv": ["table2_pool", "table2_fit", "table2_method"],
     "table3.csv": ["world_dataset", "table3_reference", "table3_train", "table3_eval"],
     "table4.csv": ["table4_train", "table4_eval"],
     "table5.csv": ["table5_fit", "table5_train", "table5_shares"],
@@ -70,22 +72,111 @@ def test_paper_config_plans_every_target(tmp_path, target) -> None:
     )
 
 
-def test_tiny_table2_end_to_end_with_a_user_generator(tmp_path) -> None:
-    cfg = ["--configfile", "tests/configs/tiny.yaml", "--config", f"results={tmp_path}"]
-    res = _snakemake(f"{tmp_path}/table2.csv", "--cores", "2", *cfg)
+USER_METHOD = """
+from promptgen.methods import DebiasMethod, Draws
+
+
+class Mirror(DebiasMethod):
+    needs = frozenset({"pool"})
+
+    def sample(self, ctx, requests, seed):
+        z = ctx.pool.z[: len(requests)]
+        return Draws(z=-z)
+
+
+def make_method():
+    return Mirror()
+"""
+
+
+def test_tiny_table2_end_to_end_with_a_user_generator_and_user_methods(tmp_path) -> None:
+    """The paper's protocol on the tiny config; a user's method from outside the repository and a method that
+    raises, both added by config alone."""
+    (tmp_path / "usermods").mkdir()
+    (tmp_path / "usermods/my_debias.py").write_text(USER_METHOD)
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    cfg["table2"]["methods"]["mine"] = {"kind": "python", "python": "my_debias:make_method"}
+    cfg["table2"]["methods"]["broken"] = {"kind": "python", "python": "tests.plugins.methods:make_broken"}
+    config = tmp_path / "tiny_methods.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "usermods"), str(ROOT)])}
+    res = subprocess.run(
+        [*SNAKEMAKE, f"{tmp_path}/r/table2.csv", "--cores", "2", "--configfile", str(config)]
+        + ["--config", f"results={tmp_path}/r"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    table = pd.read_csv(tmp_path / "table2.csv")
-    measured = table[table["source"] == "measured"]
-    assert set(measured["generator"]) == {"user"}
-    assert set(measured["method"]) == {"unmodified", "direction", "resample", "promptgen"}
-    assert set(measured["judge"]) == {"control_classifier", "eval_classifier"}
-    assert (measured["N"] == 16 * 20).all()
-    assert (table[table["source"] != "measured"]["source"].str.startswith("paper")).all()
-    assert (tmp_path / "plots" / "table2_kl.png").stat().st_size > 0
-    # table2.generator_train.user.steps = 24 replaced train.steps = 30 for this generator's INN
-    assert len(pd.read_csv(tmp_path / "table2/user/seed0/loss.csv")) == 24
-    again = _snakemake(f"{tmp_path}/table2.csv", "-n", "--cores", "2", *cfg)
+    out = tmp_path / "r"
+    table = pd.read_csv(out / "table2.csv")
+    measured = table[table["source"] == "measured"].set_index(["method", "judge"])
+    methods = {"unmodified", "direction", "resample", "promptgen", "mine", "broken"}
+    assert set(measured.index.get_level_values("method")) == methods
+    assert set(measured.index.get_level_values("judge")) == {"control_classifier", "eval_classifier"}
+    assert (measured["N_gender"] == 2 * 100).all() and (measured["N_age_gender"] == 4 * 100).all()
+    assert (measured["label_threshold"] == "P>=0.5").all()
+    # the failing method has its reason; every other row is written
+    assert (measured.loc["broken", "status"] == "failed").all()
+    assert measured.loc["broken", "reason"].str.contains("LinAlgError").all()
+    ok = measured.drop(index="broken", level="method")
+    assert (ok["status"] == "ok").all() and ok["kl_gender"].notna().all()
+    # PromptGen works: every column ≥ 10× below the unmodified generator's, by both classifiers
+    kl = [c for c in table.columns if c.startswith("kl_") and not c.endswith("_std")]
+    for judge in ("control_classifier", "eval_classifier"):
+        ours, prior = measured.loc[("promptgen", judge), kl], measured.loc[("unmodified", judge), kl]
+        assert (ours * 10 <= prior).all(), (judge, ours.to_dict(), prior.to_dict())
+        assert (measured.loc[("promptgen", judge), [f"acc_{c[3:]}" for c in kl]] > 0.9).all()
+    combos = pd.read_csv(out / "table2_combinations.csv")
+    assert combos[combos["method"] == "resample"]["ess"].gt(0).all()
+    assert (out / "plots" / "table2_kl.png").stat().st_size > 0
+    assert "mine" in _plotted_methods(table)
+    # table2.generator_train.user.steps = 200 replaced train.steps = 30 for this generator's INN
+    assert len(pd.read_csv(out / "table2/user/seed0/fit/promptgen/loss.csv")) == 200
+    again = subprocess.run(
+        [*SNAKEMAKE, f"{out}/table2.csv", "-n", "--cores", "2", "--configfile", str(config)]
+        + ["--config", f"results={out}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def _plotted_methods(table: pd.DataFrame) -> set[str]:
+    """The legend labels of Table 2's plot as eval.plots draws it from ``table``."""
+    import eval.plots
+
+    figures = []
+    original = eval.plots._save
+    eval.plots._save = lambda fig, path: figures.append(fig) or Path(path)
+    try:
+        eval.plots.table2_bars(table, "unused.png")
+    finally:
+        eval.plots._save = original
+    return {t.get_text() for fig in figures for ax in fig.axes for t in ax.get_legend().get_texts()}
+
+
+def test_a_style_space_method_on_a_generator_without_one_is_one_line(tmp_path) -> None:
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    cfg["table2"]["methods"]["styler"] = {
+        "kind": "python",
+        "python": "tests.plugins.methods:make_style_method",
+    }
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(
+        f"{tmp_path}/table2.csv", "-n", "--configfile", str(path), "--config", f"results={tmp_path}"
+    )
+    assert res.returncode != 0
+    line = (
+        "table2.methods.styler needs style_space, which generators.user does not provide (provides: nothing)"
+    )
+    assert line in res.stdout + res.stderr
 
 
 def test_bad_config_key_is_named(tmp_path) -> None:

@@ -3,7 +3,7 @@ resampling (the exact reference as the pool grows), and latent-direction editing
 
 from promptgen.baselines.direction import LatentDirection, balance_along_directions, fit_direction
 from promptgen.baselines.langevin import LangevinResult, langevin
-from promptgen.baselines.resample import ResampleResult, importance_resample
+from promptgen.baselines.resample import ResampleResult, importance_resample, resample_from_log_weights
 
 __all__ = [
     "LangevinResult",
@@ -13,4 +13,5 @@ __all__ = [
     "fit_direction",
     "importance_resample",
     "langevin",
+    "resample_from_log_weights",
 ]

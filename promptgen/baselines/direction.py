@@ -25,8 +25,17 @@ class LatentDirection:
 
 
 def fit_direction(z: Tensor, labels: Tensor, *, l2: float = 1e-3, iterations: int = 200) -> LatentDirection:
-    """Logistic regression of binary ``labels`` on latents ``z`` (N, d); returns the unit normal."""
+    """Logistic regression of binary ``labels`` on latents ``z`` (N, d); returns the unit normal.
+
+    Raises:
+        ValueError: every label is the same class (no boundary to fit).
+    """
     z, y = z.double(), labels.double().flatten()
+    positives = int(y.sum())
+    if positives in (0, len(y)):
+        raise ValueError(
+            f"fit_direction: all {len(y)} labels are class {int(positives > 0)}, no boundary to fit"
+        )
     w = torch.zeros(z.shape[1] + 1, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=iterations, line_search_fn="strong_wolfe")
 

@@ -12,7 +12,7 @@ from torch import Tensor
 from promptgen.energies.base import EnergyInput, EnergySum
 from promptgen.generators.base import Generator
 
-__all__ = ["ResampleResult", "importance_resample"]
+__all__ = ["ResampleResult", "importance_resample", "resample_from_log_weights"]
 
 
 @dataclass
@@ -21,6 +21,21 @@ class ResampleResult:
     indices: Tensor
     ess: float
     pool: int
+
+
+def resample_from_log_weights(logw: Tensor, n: int, generator: torch.Generator) -> tuple[Tensor, float]:
+    """``n`` pool rows drawn with replacement with probabilities softmax(logw), and the effective sample size.
+
+    Arguments:
+        logw: (P,) unnormalised log-weights of the pool rows (e.g. −E_C(G(z_i))).
+        generator: the RNG of the draws.
+
+    Returns:
+        (indices (n,), ESS = 1 / Σ w_i² of the normalised weights).
+    """
+    w = torch.softmax(logw.double(), 0)
+    ess = float(1.0 / (w * w).sum())
+    return torch.multinomial(w, n, replacement=True, generator=generator), ess
 
 
 @torch.no_grad()
@@ -42,8 +57,6 @@ def importance_resample(
         x = generator(z.to(device))
         logw.append(-energy(EnergyInput(x=x, z=z.to(device))).double().cpu())
         zs.append(z)
-    z, logw = torch.cat(zs), torch.cat(logw)
-    w = torch.softmax(logw, 0)
-    ess = float(1.0 / (w * w).sum())
-    idx = torch.multinomial(w, n, replacement=True, generator=gen)
+    idx, ess = resample_from_log_weights(torch.cat(logw), n, gen)
+    z = torch.cat(zs)
     return ResampleResult(z=z[idx], indices=idx, ess=ess, pool=pool)

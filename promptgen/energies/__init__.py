@@ -2,8 +2,8 @@
 
 A control spec lists named terms, each ``{kind, weight, ...}``; terms that use an off-the-shelf model
 name it with a ``model`` entry built through :data:`promptgen.models.MODELS` (identical entries share
-one frozen instance). Kinds: ``classifier``, ``conditional-classifier``, ``clip``, ``pose``,
-``identity``, ``moment``, ``prior``, ``quadratic``, ``gaussian-mixture`` and ``python``
+one frozen instance). Kinds: ``classifier``, ``conditional-classifier``, ``partial-classifier``, ``clip``,
+``pose``, ``identity``, ``moment``, ``prior``, ``quadratic``, ``gaussian-mixture`` and ``python``
 (``python: "module:factory"``, ``kwargs``).
 """
 
@@ -18,7 +18,12 @@ from torch import nn
 
 from promptgen.energies.analytic import GaussianMixtureEnergy, QuadraticEnergy
 from promptgen.energies.base import Energy, EnergyInput, EnergySum, NonFiniteEnergyError
-from promptgen.energies.classifier import ClassifierEnergy, ClassProbabilities, ConditionalClassifierEnergy
+from promptgen.energies.classifier import (
+    ClassifierEnergy,
+    ClassProbabilities,
+    ConditionalClassifierEnergy,
+    PartialClassifierEnergy,
+)
 from promptgen.energies.clip import CLIPEnergy
 from promptgen.energies.identity import IdentityEnergy
 from promptgen.energies.moment import MomentEnergy
@@ -59,6 +64,7 @@ class ModelCache:
 
 ENERGIES.register("classifier")(lambda model, targets: ClassifierEnergy(model, targets))
 ENERGIES.register("conditional-classifier")(lambda model, heads: ConditionalClassifierEnergy(model, heads))
+ENERGIES.register("partial-classifier")(lambda model, heads: PartialClassifierEnergy(model, heads))
 ENERGIES.register("clip")(lambda model, text, **kw: CLIPEnergy(model, text, **kw))
 ENERGIES.register("pose")(lambda model, **kw: PoseEnergy(model, **kw))
 ENERGIES.register("identity")(lambda model: IdentityEnergy(model))

@@ -9,7 +9,13 @@ from torch import Tensor, nn
 
 from promptgen.energies.base import Energy, EnergyInput
 
-__all__ = ["ClassProbabilities", "ClassifierEnergy", "ConditionalClassifierEnergy", "class_log_probs"]
+__all__ = [
+    "ClassProbabilities",
+    "ClassifierEnergy",
+    "ConditionalClassifierEnergy",
+    "PartialClassifierEnergy",
+    "class_log_probs",
+]
 
 
 def class_log_probs(logits: Tensor) -> Tensor:
@@ -85,6 +91,39 @@ class ConditionalClassifierEnergy(Energy):
         for j, name in enumerate(self.heads):
             logp = class_log_probs(_head(outputs, name))
             term = -logp.gather(1, target[:, j : j + 1]).squeeze(1)
+            energy = term if energy is None else energy + term
+        return energy
+
+
+class PartialClassifierEnergy(Energy):
+    """Σ_j [on_j · −log P(1 | x) + off_j · −log P(0 | x)] over k binary heads, where the INN condition is a
+    partial specification (:func:`promptgen.conditions.encode_partial`): coordinates [0, k) flag the heads
+    requested on, [k, 2k) those requested off; a free head contributes nothing.
+
+    With :meth:`promptgen.conditions.DiscreteCondition.partial`, one conditional INN learns p(z | a subset of
+    the attributes) for every subset a table asks for (Table 2: each column's attributes, the others free).
+
+    Arguments:
+        classifier: adapter returning a dict of logits.
+        heads: binary head names, in the order of the condition's coordinates.
+    """
+
+    needs = frozenset({"cond"})
+
+    def __init__(self, classifier: nn.Module, heads: list[str]):
+        super().__init__()
+        self.classifier, self.heads = classifier, list(heads)
+
+    def forward(self, inp: EnergyInput) -> Tensor:
+        self.require(inp)
+        k = len(self.heads)
+        if inp.cond.shape[1] != 2 * k:
+            raise ValueError(f"partial condition has {inp.cond.shape[1]} coordinates for 2 × {k} heads")
+        outputs = self.classifier(inp.x)
+        energy = None
+        for j, name in enumerate(self.heads):
+            logp = class_log_probs(_head(outputs, name))
+            term = -(inp.cond[:, j] * logp[:, 1] + inp.cond[:, k + j] * logp[:, 0])
             energy = term if energy is None else energy + term
         return energy
 

@@ -11,6 +11,8 @@ from promptgen.allocator import reuse_freed_memory
 
 __all__ = ["main"]
 
+_CURVATURE = "The world's latent curvature (promptgen.world.curvature; 0: the untwisted map)."
+
 
 @click.group()
 @click.option("--threads", type=int, default=1, show_default=True, help="torch intra-op threads.")
@@ -38,11 +40,12 @@ def train(out: Path, roles: tuple[str, ...], steps: int | None, world_seed: int)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--world-seed", type=int, default=0, show_default=True)
 @click.option("--psi", type=float, default=1.0, show_default=True)
-def dataset(out: Path, n: int, seed: int, world_seed: int, psi: float) -> None:
+@click.option("--curvature", type=click.FloatRange(min=0), default=0.0, show_default=True, help=_CURVATURE)
+def dataset(out: Path, n: int, seed: int, world_seed: int, psi: float, curvature: float) -> None:
     """Render N seeded samples with oracle labels and captions (the world's "real data")."""
     from promptgen.world.dataset import build_dataset
 
-    build_dataset(out, n, seed, world_seed=world_seed, psi=psi)
+    build_dataset(out, n, seed, world_seed=world_seed, psi=psi, curvature=curvature)
 
 
 @main.command()
@@ -52,11 +55,12 @@ def dataset(out: Path, n: int, seed: int, world_seed: int, psi: float) -> None:
 )
 @click.option("--n-held-out", type=int, default=4000, show_default=True)
 @click.option("--include", multiple=True, type=click.Path(path_type=Path), help="Append rows of these CSVs.")
-def metrics(weights: Path, out: Path, n_held_out: int, include: tuple[Path, ...]) -> None:
+@click.option("--curvature", type=click.FloatRange(min=0), default=0.0, show_default=True, help=_CURVATURE)
+def metrics(weights: Path, out: Path, n_held_out: int, include: tuple[Path, ...], curvature: float) -> None:
     """Write every acceptance figure as metric,value,threshold,pass rows."""
     from promptgen.world.build import evaluate_models, write_rows
 
-    rows = evaluate_models(weights, n_held_out)
+    rows = evaluate_models(weights, n_held_out, curvature=curvature)
     write_rows(rows, out, include)
     for row in rows:
         click.echo(",".join(map(str, row)))
@@ -73,6 +77,22 @@ def sheets(out: Path, seed: int) -> None:
 
     for path in write_contact_sheets(out, seed):
         click.echo(str(path))
+
+
+@main.command()
+@click.option("--curvature", "values", type=click.FloatRange(min=0), multiple=True, required=True)
+@click.option("--seed", "seeds", type=int, multiple=True, default=(2024,), show_default=True)
+def probe(values: tuple[float, ...], seeds: tuple[int, ...]) -> None:
+    """Linear-probe accuracy per attribute (mean over --seed) at each --curvature, and the smallest
+    distance of the four to the band [0.75, 0.90] (negative: outside)."""
+    from promptgen.world.probe import linear_probe
+
+    for value in values:
+        runs = [linear_probe(value, seed=s) for s in seeds]
+        mean = {a: sum(r[a] for r in runs) / len(runs) for a in runs[0]}
+        margin = min(min(v - 0.75, 0.90 - v) for v in mean.values())
+        cells = " ".join(f"{a}={v:.4f}" for a, v in mean.items())
+        click.echo(f"curvature={value:g} {cells} band_margin={margin:+.4f}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from promptgen.world.metrics import (
     gradient_rows,
     held_out,
     identity_rows,
+    linear_probe_rows,
     pose_rows,
     speed_rows,
 )
@@ -138,6 +139,7 @@ def evaluate_models(
     speed: bool = True,
     biases: bool = True,
     log: Callable[[str], None] | None = print,
+    curvature: float = 0.0,
 ) -> list[Row]:
     """Every acceptance figure of the world models in ``weights`` on fresh held-out renders.
 
@@ -147,21 +149,25 @@ def evaluate_models(
         speed: also measure the renderer's throughput (slow on a busy machine).
         biases: also report the prior's measured biases (100 000 oracle samples).
         log: progress printer (``None`` for silence).
+        curvature: the world's curvature (:mod:`promptgen.world.curvature`): every render and label is
+            drawn from that world, and the linear-probe rows measure it.
     """
     models = load_models(weights)
     start = time.perf_counter()
-    data = held_out(n_held_out)
+    c = curvature
+    data = held_out(n_held_out, curvature=c)
     rows: list[Row] = []
     for name in ("attributes-control", "attributes-eval", "categorical"):
         rows += classifier_rows(name, models[name], data)
     rows += pose_rows(models["pose"], data)
-    rows += identity_rows(models["identity"])
-    rows += gradient_rows({k: models[k] for k in ("attributes-control", "attributes-eval")})
-    rows += control_rows(models["attributes-control"])
+    rows += identity_rows(models["identity"], curvature=c)
+    rows += gradient_rows({k: models[k] for k in ("attributes-control", "attributes-eval")}, curvature=c)
+    rows += control_rows(models["attributes-control"], curvature=c)
     if speed:
-        rows += speed_rows()
+        rows += speed_rows(curvature=c)
     if biases:
-        rows += bias_rows()
+        rows += bias_rows(curvature=c)
+    rows += linear_probe_rows(c)
     rows += training_rows(weights)
     if log is not None:
         log(f"evaluated in {time.perf_counter() - start:.0f} s")

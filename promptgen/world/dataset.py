@@ -32,7 +32,7 @@ class WorldDataset:
         z: float (N, d) latents.
         labels: oracle labels (see :func:`promptgen.world.groundtruth.labels_from_factors`).
         captions: one caption per image (empty when built without the captions module).
-        meta: seed, latent_dim, resolution, psi, world_seed.
+        meta: seed, latent_dim, resolution, psi, world_seed, curvature.
     """
 
     images: Tensor
@@ -90,6 +90,7 @@ def build_dataset(
     world_seed: int = 0,
     psi: float = 1.0,
     batch_size: int = 256,
+    curvature: float = 0.0,
 ) -> WorldDataset:
     """Render ``n`` seeded samples of the world prior and write them to ``out_path`` (a ``.pt`` file).
 
@@ -97,17 +98,17 @@ def build_dataset(
         out_path: output file.
         n: number of samples.
         seed: sample seed (z_i depends on (seed, i) only).
-        latent_dim, resolution, world_seed, psi: the ``synth-render`` generator's arguments.
+        latent_dim, resolution, world_seed, psi, curvature: the ``synth-render`` generator's arguments.
         batch_size: render batch (does not change the result).
     """
-    gen = SynthRenderer(latent_dim, resolution, world_seed, psi)
+    gen = SynthRenderer(latent_dim, resolution, world_seed, psi, curvature=curvature)
     z = torch.cat(
         [per_sample_latents(seed, i, min(batch_size, n - i), latent_dim) for i in range(0, n, batch_size)]
     )
     images = torch.cat([to_uint8(gen(z[i : i + batch_size])) for i in range(0, n, batch_size)])
-    labels = oracle(z, psi, world_seed)
+    labels = oracle(z, psi, world_seed, curvature)
     meta = {"format": FORMAT_VERSION, "seed": seed, "latent_dim": latent_dim, "resolution": resolution}
-    meta |= {"world_seed": world_seed, "psi": psi}
+    meta |= {"world_seed": world_seed, "psi": psi, "curvature": curvature}
     data = WorldDataset(images, z, labels, _captions(labels, seed), meta)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -50,12 +50,14 @@ def labels_from_factors(world: WorldMap, h: Tensor, style: SceneStyle | None = N
 
 
 @torch.no_grad()
-def oracle(z: Tensor, psi: float = 1.0, seed: int = 0) -> dict[str, Tensor]:
-    """Exact labels for latents ``z`` (N, d) of the world with ``seed``, at truncation ψ (no rendering).
+def oracle(z: Tensor, psi: float = 1.0, seed: int = 0, curvature: float = 0.0) -> dict[str, Tensor]:
+    """Exact labels for latents ``z`` (N, d) of the world with ``seed`` and ``curvature``, at truncation ψ
+    (no rendering). Pipelines pass ``seed`` and ``curvature`` from the generator entry
+    (:func:`promptgen.registry.import_oracle`).
 
     Example:
         >>> labels = oracle(torch.randn(8, 64))
         >>> labels["male"].float().mean()  # ≈ 0.40 over many samples
     """
-    world = get_world(z.shape[-1], seed).to(z.device)
+    world = get_world(z.shape[-1], seed, curvature).to(z.device)
     return labels_from_factors(world, world(z, psi))

@@ -9,16 +9,23 @@ an attribute. Attributes are thresholds on *scores* (factors or fixed mixtures o
 are quantiles of a seeded calibration sample, chosen so the marginals match :class:`WorldBiases`.
 Correlations come from shared directions: the eyeglasses score leans on the age factor, the blond score
 leans away from the gender factor. Truncation ψ acts on h (the W-space analog): h_ψ = ψ · h.
+
+With ``curvature > 0`` a seeded Gaussian-measure-preserving bijection :class:`~promptgen.world.curvature
+.LatentTwist` is composed in front, h = standardise(raw(T(z))): T(z) has the law of z, so the standardisation
+and thresholds calibrated on the untwisted map hold exactly, and ``curvature = 0`` is today's map bit for bit.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import torch
 from torch import Tensor, nn
+
+from promptgen.world.curvature import LatentTwist
 
 __all__ = [
     "FACTORS",
@@ -101,16 +108,22 @@ class WorldMap(nn.Module):
 
     Arguments:
         latent_dim: d, at least the number of factors F.
-        seed: the world seed; fixes Q, the MLP weights and the calibration sample.
+        seed: the world seed; fixes Q, the MLP weights, the calibration sample and the twists.
         spec: map shape and biases.
+        curvature: angle scale of the twists composed in front of the map (0: none; see
+            :mod:`promptgen.world.curvature`). Changes which z gives which face, never the law of the faces.
 
     Example:
         >>> world = WorldMap(64, seed=0)
         >>> h = world(torch.randn(8, 64))  # (8, F) factors, in FACTORS order
     """
 
-    def __init__(self, latent_dim: int = 64, seed: int = 0, spec: MapSpec | None = None):
+    def __init__(
+        self, latent_dim: int = 64, seed: int = 0, spec: MapSpec | None = None, curvature: float = 0.0
+    ):
         super().__init__()
+        if not math.isfinite(curvature) or curvature < 0:
+            raise ValueError(f"curvature: a finite number >= 0, got {curvature!r}")
         self.spec = spec or MapSpec()
         n_factors = len(FACTORS)
         if latent_dim < n_factors:
@@ -128,10 +141,17 @@ class WorldMap(nn.Module):
         self.register_buffer("mean", torch.zeros(n_factors))
         self.register_buffer("std", torch.ones(n_factors))
         self._calibrate(gen)
+        self.curvature = float(curvature)
+        self.twist = LatentTwist(self.latent_dim, self.curvature, self.seed) if self.curvature > 0 else None
 
-    def raw(self, z: Tensor) -> Tensor:
+    def untwisted_raw(self, z: Tensor) -> Tensor:
+        """The map before standardisation, without the twists (what the calibration samples)."""
         u = z @ self.q
         return u[:, : len(FACTORS)] + self.spec.mix * torch.tanh(u @ self.w1 + self.b1) @ self.w2
+
+    def raw(self, z: Tensor) -> Tensor:
+        """The map before standardisation: the twists (if any), then :meth:`untwisted_raw`."""
+        return self.untwisted_raw(z if self.twist is None else self.twist(z))
 
     def forward(self, z: Tensor, psi: float = 1.0) -> Tensor:
         """Standardised factors h (N, F) at truncation ψ."""
@@ -157,10 +177,11 @@ class WorldMap(nn.Module):
     def _calibrate(self, gen: torch.Generator) -> None:
         b = self.spec.biases
         with torch.no_grad():
-            raw = self.raw(torch.randn(self.spec.n_calibration, self.latent_dim, generator=gen))
+            raw = self.untwisted_raw(torch.randn(self.spec.n_calibration, self.latent_dim, generator=gen))
             self.mean.copy_(raw.mean(0))
             self.std.copy_(raw.std(0))
-            s = self.scores(self(torch.randn(self.spec.n_calibration, self.latent_dim, generator=gen)))
+            raw = self.untwisted_raw(torch.randn(self.spec.n_calibration, self.latent_dim, generator=gen))
+            s = self.scores((raw - self.mean) / self.std)
             female = s["male"] <= _quantile(s["male"], 1 - b.p_male)
             cum = torch.tensor(b.tone_shares, dtype=torch.float64).cumsum(0)[:-1] / sum(b.tone_shares)
             thresholds = {
@@ -184,7 +205,26 @@ def _quantile(x: Tensor, q: float) -> Tensor:
     return x.sort().values[k].clone()
 
 
+def get_world(latent_dim: int = 64, seed: int = 0, curvature: float = 0.0) -> WorldMap:
+    """The (cached, frozen) world map for ``(latent_dim, seed, curvature)`` with the default biases.
+
+    Worlds that differ only in ``curvature`` share the calibration (standardisation and thresholds) of
+    the untwisted map, computed once.
+    """
+    base = _untwisted_world(int(latent_dim), int(seed))
+    if not curvature:
+        return base
+    return _twisted_world(int(latent_dim), int(seed), float(curvature))
+
+
 @lru_cache(maxsize=8)
-def get_world(latent_dim: int = 64, seed: int = 0) -> WorldMap:
-    """The (cached, frozen) world map for ``(latent_dim, seed)`` with the default biases."""
+def _untwisted_world(latent_dim: int, seed: int) -> WorldMap:
     return WorldMap(latent_dim, seed).requires_grad_(False)
+
+
+@lru_cache(maxsize=16)
+def _twisted_world(latent_dim: int, seed: int, curvature: float) -> WorldMap:
+    world = copy.deepcopy(_untwisted_world(latent_dim, seed))
+    world.curvature = curvature
+    world.twist = LatentTwist(latent_dim, curvature, seed)
+    return world.requires_grad_(False)

@@ -29,6 +29,7 @@ __all__ = [
     "gradient_rows",
     "held_out",
     "identity_rows",
+    "linear_probe_rows",
     "pose_rows",
     "speed_rows",
 ]
@@ -42,10 +43,16 @@ def _row(metric: str, value: float, op: str, threshold: float) -> Row:
     return (metric, float(value), f"{op}{threshold:g}", bool(ok))
 
 
-def held_out(n: int = 4000, seed: int = HELD_OUT_SEED, latent_dim: int = 64, world_seed: int = 0) -> Batch:
+def held_out(
+    n: int = 4000,
+    seed: int = HELD_OUT_SEED,
+    latent_dim: int = 64,
+    world_seed: int = 0,
+    curvature: float = 0.0,
+) -> Batch:
     """``n`` held-out renders with oracle labels."""
     gen = torch.Generator().manual_seed(seed)
-    world, ras = get_world(latent_dim, world_seed), Rasteriser()
+    world, ras = get_world(latent_dim, world_seed, curvature), Rasteriser()
     parts = [render_batch(world, ras, min(256, n - i), gen) for i in range(0, n, 256)]
     labels = {k: torch.cat([p.labels[k] for p in parts]) for k in parts[0].labels}
     scene = type(parts[0].scene)(
@@ -97,10 +104,11 @@ def identity_rows(
     latent_dim: int = 64,
     world_seed: int = 0,
     min_auc: float = 0.98,
+    curvature: float = 0.0,
 ) -> list[Row]:
     """Same-vs-different identity ROC-AUC of cosine similarity, same pairs across pose/expression/light."""
     gen = torch.Generator().manual_seed(seed)
-    world, ras = get_world(latent_dim, world_seed), Rasteriser()
+    world, ras = get_world(latent_dim, world_seed, curvature), Rasteriser()
     h = [world(torch.randn(n_pairs, latent_dim, generator=gen)) for _ in range(3)]
     first = render_batch(world, ras, n_pairs, gen, h[0])
     same = render_batch(world, ras, n_pairs, gen, swap_conditions(h[0], h[1]))
@@ -131,14 +139,16 @@ def _render_rate(G: SynthRenderer, z: Tensor, repeats: int) -> float:
     return len(z) / min(render_pass_seconds(G, z, repeats))
 
 
-def speed_rows(batch_size: int = 256, repeats: int = 5, min_rate: float = 2000.0) -> list[Row]:
+def speed_rows(
+    batch_size: int = 256, repeats: int = 5, min_rate: float = 2000.0, curvature: float = 0.0
+) -> list[Row]:
     """Renderer throughput (images/s, best of ``repeats``) at ``batch_size`` under no_grad.
 
     The acceptance row uses every core of the CPU (``os.cpu_count()`` torch threads: the target is the
     machine's throughput); an informational row gives the one-thread rate. The caller's thread setting is
     restored afterwards.
     """
-    G = SynthRenderer()
+    G = SynthRenderer(curvature=curvature)
     z = torch.randn(batch_size, G.latent_dim, generator=torch.Generator().manual_seed(0))
     threads, cores = torch.get_num_threads(), os.cpu_count() or 1
     try:
@@ -152,13 +162,15 @@ def speed_rows(batch_size: int = 256, repeats: int = 5, min_rate: float = 2000.0
     return [_row(name, every, ">=", min_rate), (f"{name}.threads1", one, "", True)]
 
 
-def gradient_rows(classifiers: dict[str, nn.Module], n: int = 16, seed: int = 0) -> list[Row]:
+def gradient_rows(
+    classifiers: dict[str, nn.Module], n: int = 16, seed: int = 0, curvature: float = 0.0
+) -> list[Row]:
     """∂E/∂z of every binary head's energy E_t = −log p(t | G(z)), t ∈ {0, 1}, is finite and non-zero.
 
     The minimum norm is taken over the samples the energy pushes (p(t | x) < 1/2); where a sample already
     has class t its energy is saturated and its gradient legitimately tiny.
     """
-    G = SynthRenderer()
+    G = SynthRenderer(curvature=curvature)
     z = torch.randn(n, G.latent_dim, generator=torch.Generator().manual_seed(seed)).requires_grad_(True)
     x = G(z)
     rows: list[Row] = []
@@ -177,36 +189,43 @@ def gradient_rows(classifiers: dict[str, nn.Module], n: int = 16, seed: int = 0)
 
 
 def control_rows(
-    classifier: nn.Module, n: int = 32, steps: int = 40, lr: float = 0.1, seed: int = 1
+    classifier: nn.Module,
+    n: int = 32,
+    steps: int = 40,
+    lr: float = 0.1,
+    seed: int = 1,
+    curvature: float = 0.0,
 ) -> list[Row]:
     """Latent optimisation sanity check: from ``n`` oracle negatives, Adam on E(z) = −log p(a | G(z)) + ½‖z‖²
     for ``steps`` steps; the share that the *oracle* then calls positive (informational).
 
     Shows that classifier energies carry gradient signal through the renderer to z.
     """
-    G = SynthRenderer()
+    G = SynthRenderer(curvature=curvature)
     gen = torch.Generator().manual_seed(seed)
     rows: list[Row] = []
     for head, logit in classifier(G(torch.zeros(1, G.latent_dim))).items():
         if logit.ndim != 1:
             continue
         pool = torch.randn(8 * n, G.latent_dim, generator=gen)
-        z = pool[~oracle(pool)[head]][:n].clone().requires_grad_(True)
+        z = pool[~oracle(pool, curvature=curvature)[head]][:n].clone().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         for _ in range(steps):
             energy = torch.nn.functional.softplus(-classifier(G(z))[head]) + 0.5 * z.square().sum(-1)
             opt.zero_grad()
             energy.sum().backward()
             opt.step()
-        share = oracle(z.detach())[head].float().mean()
+        share = oracle(z.detach(), curvature=curvature)[head].float().mean()
         rows.append((f"control.{head}.oracle_flip_share", float(share), "", True))
     return rows
 
 
-def bias_rows(n: int = 100_000, seed: int = 12_345, latent_dim: int = 64, world_seed: int = 0) -> list[Row]:
+def bias_rows(
+    n: int = 100_000, seed: int = 12_345, latent_dim: int = 64, world_seed: int = 0, curvature: float = 0.0
+) -> list[Row]:
     """Measured marginals and conditionals of the world prior (oracle, no rendering); informational."""
     z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
-    lab = oracle(z, seed=world_seed)
+    lab = oracle(z, seed=world_seed, curvature=curvature)
     rows = [(f"bias.P({k})", float(lab[k].float().mean()), "", True) for k in BINARY]
     for group, k in CATEGORICAL.items():
         counts = torch.bincount(lab[group], minlength=k).float() / n
@@ -222,4 +241,28 @@ def bias_rows(n: int = 100_000, seed: int = 12_345, latent_dim: int = 64, world_
     rows += [(f"bias.P({k})", float(lab[a][m].float().mean()), "", True) for k, (a, m) in cond.items()]
     for a in ("yaw", "pitch", "roll"):
         rows.append((f"bias.max_abs_{a}_deg", float(torch.rad2deg(lab[a].abs().max())), "", True))
+    return rows
+
+
+def linear_probe_rows(
+    curvature: float, band: tuple[float, float] = (0.75, 0.90), flat_min: float = 0.95, world_seed: int = 0
+) -> list[Row]:
+    """Held-out accuracy of a linear probe z -> oracle label (:func:`promptgen.world.probe.linear_probe`).
+
+    Rows ``linear_probe.<attribute>`` at ``curvature`` must lie in ``band`` (curved: a hyperplane in z does
+    not solve the attribute) when ``curvature > 0`` (informational at 0), and rows
+    ``linear_probe.<attribute>.curvature0`` give the untwisted map's, which must reach ``flat_min``.
+    """
+    from promptgen.world.probe import linear_probe
+
+    lo, hi = band
+    flat = linear_probe(0.0, world_seed=world_seed)
+    curved = linear_probe(curvature, world_seed=world_seed) if curvature > 0 else flat
+    rows: list[Row] = []
+    for attr, value in curved.items():
+        if curvature > 0:
+            rows.append((f"linear_probe.{attr}", value, f"[{lo:g},{hi:g}]", lo <= value <= hi))
+        else:
+            rows.append((f"linear_probe.{attr}", value, "", True))
+        rows.append(_row(f"linear_probe.{attr}.curvature0", flat[attr], ">=", flat_min))
     return rows

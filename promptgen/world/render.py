@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from promptgen.device import CompiledOrEager, call_in_fixed_chunks, compile_enabled, pad_rows
 from promptgen.generators.base import GENERATORS, Generator
+from promptgen.registry import ConfigError
 from promptgen.world.latent_map import WorldMap, get_world
 from promptgen.world.pose import angles_to_rotation
 from promptgen.world.scene import IDENTITY_PARAMS, Scene, SceneStyle, scene_from_z
@@ -303,6 +304,9 @@ class SynthRenderer(Generator):
         seed: the world seed that fixes the entangling map and thresholds.
         psi: truncation ψ, applied to the scene factors (the W-space analog).
         compile: render through ``torch.compile`` (``true``, ``false``, ``auto``; see :class:`Rasteriser`).
+        curvature: angle scale of the Gaussian-measure-preserving twists in front of the map z -> scene
+            factors (:mod:`promptgen.world.curvature`; 0: none). Curves every attribute boundary in z
+            while the law of the renders stays exactly the same.
 
     Example:
         >>> G = SynthRenderer(64, 64, seed=0)
@@ -316,10 +320,11 @@ class SynthRenderer(Generator):
         seed: int = 0,
         psi: float = 1.0,
         compile: bool | str = False,
+        curvature: float = 0.0,
     ):
         super().__init__(latent_dim, resolution, psi)
         self.seed = int(seed)
-        self.world: WorldMap = get_world(self.latent_dim, self.seed)
+        self.world: WorldMap = get_world(self.latent_dim, self.seed, _curvature(curvature))
         self.rasteriser = Rasteriser(self.resolution, compile=compile)
         self.scene_style = SceneStyle()
 
@@ -337,6 +342,18 @@ class SynthRenderer(Generator):
 
 @GENERATORS.register("synth-render")
 def _synth_render(
-    latent_dim: int = 64, resolution: int = 64, seed: int = 0, psi: float = 1.0, compile: bool | str = False
+    latent_dim: int = 64,
+    resolution: int = 64,
+    seed: int = 0,
+    psi: float = 1.0,
+    compile: bool | str = False,
+    curvature: float = 0.0,
 ) -> SynthRenderer:
-    return SynthRenderer(latent_dim, resolution, seed, psi, compile)
+    return SynthRenderer(latent_dim, resolution, seed, psi, compile, curvature)
+
+
+def _curvature(value: object) -> float:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not 0 <= value < float("inf"):
+        raise ConfigError(f"generator.curvature: a finite number >= 0, got {value!r}")
+    return float(value)

@@ -19,6 +19,7 @@ rule world_dataset:
         n=config["world"]["dataset_size"],
         seed=config["world"]["dataset_seed"],
         world_seed=config["world"]["seed"],
+        curvature=config["world"]["curvature"],
     conda:
         ENV
     script:
@@ -42,13 +43,14 @@ rule world_metrics:
         runtime=60,
     params:
         weights=WORLD_WEIGHTS,
+        curvature=config["world"]["curvature"],
     conda:
         ENV
     shell:
         "(python -m promptgen.world.train_clip_vae --skip-training --train {input} --out {params.weights}"
         " --metrics {output.clip_vae} --threads {threads}"
         " && python -m promptgen.world --threads {threads} metrics --weights {params.weights}"
-        " --out {output.metrics} --include {output.clip_vae}) > {log} 2>&1"
+        " --curvature {params.curvature} --out {output.metrics} --include {output.clip_vae}) > {log} 2>&1"
 
 
 rule world_retrain_models:
@@ -120,10 +122,11 @@ rule world_retrain:
         runtime=60,
     params:
         out=lambda w, output: os.path.dirname(output[0]),
+        curvature=config["world"]["curvature"],
     conda:
         ENV
     shell:
         "(python -m promptgen.world.train_clip_vae --skip-training --train {input.data} --out {params.out}"
         " --metrics {params.out}/metrics-clip-vae.csv --threads {threads}"
         " && python -m promptgen.world --threads {threads} metrics --weights {params.out}"
-        " --out {output} --include {params.out}/metrics-clip-vae.csv) > {log} 2>&1"
+        " --curvature {params.curvature} --out {output} --include {params.out}/metrics-clip-vae.csv) > {log} 2>&1"

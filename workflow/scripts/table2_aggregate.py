@@ -1,4 +1,4 @@
-"""Snakemake glue: aggregate Table 2 and plot it (logic in eval.table2 and eval.plots)."""
+"""Snakemake glue: aggregate a Table-2 task over seeds and plot it (logic in eval.table2 and eval.plots)."""
 
 import pandas as pd
 
@@ -8,6 +8,11 @@ from eval.table2 import aggregate_table2
 
 sm = snakemake  # noqa: F821
 with logged(sm):
-    table = aggregate_table2(pd.read_csv(p) for p in sm.input)
+    table = aggregate_table2(
+        (pd.read_csv(p) for p in sm.input.rows),
+        literature=sm.params.literature,
+        joint_classes=sm.params.joint_classes,
+    )
     table.to_csv(sm.output.table, index=False)
+    pd.concat(pd.read_csv(p) for p in sm.input.combos).to_csv(sm.output.combos, index=False)
     table2_bars(table, sm.output.plot)

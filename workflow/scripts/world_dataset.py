@@ -5,4 +5,10 @@ from promptgen.world.dataset import build_dataset
 
 sm = snakemake  # noqa: F821
 with logged(sm):
-    build_dataset(sm.output[0], sm.params.n, sm.params.seed, world_seed=sm.params.world_seed)
+    build_dataset(
+        sm.output[0],
+        sm.params.n,
+        sm.params.seed,
+        world_seed=sm.params.world_seed,
+        curvature=sm.params.curvature,
+    )
