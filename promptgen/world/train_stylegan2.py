@@ -284,7 +284,10 @@ def stylegan2_rows(
     """
     from promptgen.generators import build_generator
 
-    gens = {psi: build_generator({"kind": "stylegan2", "checkpoint": str(checkpoint)}, psi=psi) for psi in (1.0, psi_eval)}
+    gens = {
+        psi: build_generator({"kind": "stylegan2", "checkpoint": str(checkpoint)}, psi=psi)
+        for psi in (1.0, psi_eval)
+    }
     fake = {psi: sample_images(gen, n, seed, batch_size) for psi, gen in gens.items()}
     fid = {psi: _fid(features, x, data_images, batch_size) for psi, x in fake.items()}
     rows: list[Row] = []
@@ -305,8 +308,6 @@ def stylegan2_rows(
         rows.append((f"stylegan2.share.{k}", shares[1.0][k], "", True))
         rows.append((f"stylegan2.share_{tag}.{k}", shares[psi_eval][k], "", True))
         before, after = abs(shares[1.0][k] - mean_label[k]), abs(shares[psi_eval][k] - mean_label[k])
-        rows.append(
-            (f"stylegan2.share_toward_wmean_{tag}.{k}", before - after, ">0", after < before)
-        )
+        rows.append((f"stylegan2.share_toward_wmean_{tag}.{k}", before - after, ">0", after < before))
         rows.append((f"stylegan2.wmean_label.{k}", mean_label[k], "", True))
     return rows
