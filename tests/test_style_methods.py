@@ -45,7 +45,10 @@ class ToyClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         means = x.mean(dim=[2, 3])
-        return {h: self.scale * (means[:, c] - t) for c, (h, t) in enumerate(zip("ab", self.thresholds))}
+        return {
+            h: self.scale * (means[:, c] - t)
+            for c, (h, t) in enumerate(zip("ab", self.thresholds, strict=True))
+        }
 
 
 @pytest.fixture(scope="module")

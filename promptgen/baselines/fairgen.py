@@ -33,7 +33,7 @@ class GaussianMixture:
         return torch.logsumexp(_component_log_probs(x, self) + self.weights.log(), dim=1)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` draws (n, d): components by their weights, then Gaussian noise through the Cholesky factor."""
+        """``n`` draws (n, d): a component by its weight, then Gaussian noise through its Cholesky factor."""
         comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         eps = torch.randn(n, self.means.shape[1], generator=generator, dtype=self.means.dtype)
         return self.means[comp] + torch.einsum("nij,nj->ni", self.chol[comp], eps)
