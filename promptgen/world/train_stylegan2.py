@@ -295,9 +295,9 @@ def stylegan2_rows(
     * ``stylegan2.fid_world`` (ψ = 1) against ``2 × vae_fid`` when the VAE's FID is given;
     * per binary head of the evaluation ``classifier``: the share at ψ = 1 within ``share_tol`` of the data's;
     * ``stylegan2.fid_world_psi{ψ}``: FID at ``psi_eval`` above the FID at ψ = 1;
-    * per head, ``stylegan2.share_toward_wmean_psi{ψ}``: the share at ``psi_eval`` is no farther than the share at
-      ψ = 1 to the W-mean image's label (the classifier's decision on ``G(w_avg)``), as truncation does on
-      real StyleGAN2 networks.
+    * per head, ``stylegan2.share_toward_wmean_psi{ψ}``: the share at ``psi_eval`` is no farther than the
+      share at ψ = 1 from the W-mean image's label (the classifier's decision on ``G(w_avg)``), as truncation
+      does on real StyleGAN2 networks.
 
     Arguments:
         checkpoint: the ``.pt`` written by :func:`train_stylegan2`.
