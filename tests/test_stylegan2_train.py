@@ -104,14 +104,18 @@ def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
         mapping_layers=2,
         channels=((4, 8), (8, 8), (16, 8), (32, 8), (64, 4)),
         batch_size=4,
-        steps=2,
+        steps=3,
         r1_interval=2,
         distill_weight=1.0,
+        distill_only_steps=1,
     )
-    info = train_stylegan2(cfg, tmp_path / "g.pt")
-    assert info["steps"] == 2 and info["cpu_seconds"] > 0 and "distill" in info["losses"]
+    seen = []
+    info = train_stylegan2(cfg, tmp_path / "g.pt", lambda step, losses: seen.append(dict(losses)))
+    assert seen == [{"distill": seen[0]["distill"], "g": seen[0]["g"]}]  # step 0: the distillation alone
+    assert info["steps"] == 3 and info["cpu_seconds"] > 0
+    assert {"distill", "g", "d", "r1"} <= set(info["losses"])  # steps 1-2: GAN, distillation, lazy R1
     gen = build_generator({"kind": "stylegan2", "checkpoint": str(tmp_path / "g.pt")}, psi=0.7)
     img = gen(gen.sample_latent(3))
     assert img.shape == (3, 3, 64, 64) and float(img.abs().max()) <= 1.0
     with pytest.raises(ValueError, match="z_dim == latent_dim"):
-        train_stylegan2(StyleGAN2TrainConfig(z_dim=8, distill_weight=1.0, steps=1), tmp_path / "x.pt")
+        train_stylegan2(StyleGAN2TrainConfig(z_dim=8, steps=1), tmp_path / "x.pt")

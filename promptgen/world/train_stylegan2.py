@@ -57,7 +57,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StyleGAN2TrainConfig:
-    """Architecture and optimisation of the world StyleGAN2 (defaults: the shipped run).
+    """Architecture and optimisation of the world StyleGAN2 (defaults: the shipped run; see
+    docs/stylegan2.md, "The world StyleGAN2", for why the distillation term and these sizes).
 
     Arguments:
         z_dim: latent dimension (the INN's space).
@@ -86,18 +87,18 @@ class StyleGAN2TrainConfig:
     z_dim: int = 64
     w_dim: int = 128
     mapping_layers: int = 4
-    channels: tuple[tuple[int, int], ...] = ((4, 128), (8, 128), (16, 128), (32, 64), (64, 32))
+    channels: tuple[tuple[int, int], ...] = ((4, 128), (8, 128), (16, 64), (32, 32), (64, 16))
     batch_size: int = 32
-    steps: int = 6000
+    steps: int = 2400
     lr: float = 0.0025
     r1_gamma: float = 0.0256
     r1_interval: int = 16
     style_mixing: float = 0.9
     ema_kimg: float = 10.0
     ema_rampup: float = 0.05
-    distill_weight: float = 0.0
-    distill_only_steps: int = 0
-    mapping_lr_scale: float = 1.0
+    distill_weight: float = 10.0
+    distill_only_steps: int = 1500
+    mapping_lr_scale: float = 100.0
     latent_dim: int = 64
     world_seed: int = 0
     seed: int = 0
@@ -255,6 +256,7 @@ def _d_step(
 ) -> dict[str, float]:
     """One logistic D step on ``real`` and fresh fakes, plus the lazy R1 step every ``r1_interval`` steps."""
     out = {}
+    d.requires_grad_(True)
     with torch.no_grad():
         fake = _generate(g, cfg.batch_size, cfg, rng)
     loss_d = F.softplus(d(fake)).mean() + F.softplus(-d(real)).mean()
