@@ -81,9 +81,13 @@ class StyleGAN2Generator(Generator):
         """S-space: the style vectors ``s_l = A_l(w⁺_l)`` of w (at this ψ), one ``(N, C_l)`` per layer."""
         return self.network.synthesis.ws_to_styles(self.w_plus(w))
 
-    def synthesize_styles(self, styles: list[Tensor], generator: NoiseRNG = None) -> Tensor:
-        """Images in [−1, 1] from S-space styles (e.g. edited outputs of :meth:`styles`)."""
-        img = self.network.synthesis.forward_styles(styles, self.noise_mode, generator)
+    def synthesize_styles(
+        self, styles: list[Tensor], generator: NoiseRNG = None, fused: bool = True
+    ) -> Tensor:
+        """Images in [−1, 1] from S-space styles (e.g. edited outputs of :meth:`styles`); ``fused=False`` runs
+        the unfused modulated convolutions (the same function up to float rounding, faster for batched
+        gradients on CPU)."""
+        img = self.network.synthesis.forward_styles(styles, self.noise_mode, generator, fused)
         return img.clamp(*IMAGE_RANGE)
 
     def synthesize_w(self, w: Tensor, generator: NoiseRNG = None) -> Tensor:
