@@ -92,8 +92,8 @@ def sweep(
 
 
 def summarise(rows: pd.DataFrame, judge: str = "control_classifier") -> pd.DataFrame:
-    """Per variant: the mean over seeds of ``judge``'s largest column KL (NaN where a seed failed), and of each
-    column's KL."""
+    """Per variant: the mean over seeds of ``judge``'s largest column KL (NaN where a seed failed), and of
+    each column's KL."""
     kl = [c for c in rows.columns if c.startswith("kl_")]
     mine = rows[rows["judge"] == judge].copy()
     mine["kl_max"] = mine[kl].max(axis=1).where(mine["status"] == "ok")  # a failed variant has no score
