@@ -1,12 +1,14 @@
 """Train the world's style-based generator: a 64×64 StyleGAN2 on fresh renders of the world, on CPU.
 
-    python -m promptgen.world.train_stylegan2 --train results/world/dataset.pt --out weights/world
+    python -m promptgen.world.train_stylegan2 --out weights/world [--data results/world/dataset.pt]
 
 The StyleGAN2 objective (Karras et al., 2020): non-saturating logistic loss, R1 on reals with lazy
 regularisation (every ``r1_interval`` D steps, Adam's lr and betas adjusted by interval/(interval + 1)),
-style mixing, and an exponential moving average of G (``g_ema``, half-life ``ema_kimg`` thousand images with
-NVIDIA's ramp-up). ADA is not used: every real batch is a fresh draw of the renderer's prior, so D never
-sees an image twice. The path-length regulariser is not used (see docs/stylegan2-world.md).
+style mixing (off while distilling: it would break the z -> render pairing), and an exponential moving
+average of G (``g_ema``, half-life ``ema_kimg`` thousand images with NVIDIA's ramp-up). ADA is not used:
+every real batch is a fresh draw of the renderer's prior, so D never sees an image twice. The path-length
+regulariser is not used. The shipped run adds a distillation term and starts with it alone
+(``distill_weight``, ``distill_only_steps``; docs/stylegan2.md, "The world StyleGAN2").
 
 Writes ``weights/world/stylegan2/world-stylegan2.pt`` in rosinality's ``.pt`` layout (``g_ema`` and
 ``latent_avg``), loaded by the ``stylegan2`` generator kind like any converted FFHQ checkpoint; its entry in
