@@ -342,7 +342,9 @@ def evaluate_method(
             judged_draws[key] = {j: {a: v[idx] for a, v in lab.items()} for j, lab in pool_labels.items()}
         else:
             judged_draws[key] = setup.judge(draws.z, draws.render)
-    for col, key in drawn.items() if results else ():
+    for col, key in drawn.items():
+        if key not in results:  # the method failed before drawing this column
+            continue
         requests, draws = results[key]
         for judge, labels in judged_draws[key].items():
             kl, acc, per = request_stats(labels, requests, setup.attrs, groups[col])

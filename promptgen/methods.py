@@ -10,7 +10,8 @@ generator (default: every method on every generator)::
         mine: {kind: python, python: "my_package.my_method:make_method", kwargs: {strength: 2.0}}
       generator_methods: {render: [unmodified, direction, resample, promptgen, mine]}
 
-Built-in kinds: ``unmodified``, ``direction``, ``resample``, ``promptgen``. ``kind: python`` calls
+Built-in kinds: ``unmodified``, ``direction``, ``resample``, ``promptgen``, and for generators with a style
+space or W (:mod:`promptgen.style_methods`) ``fairstyle``, ``fairgen``, ``styleflow``. ``kind: python`` calls
 ``factory(**kwargs)``, which returns a :class:`DebiasMethod`.
 
 The interface
@@ -44,6 +45,7 @@ groups of attributes the table will request (``ctx.groups``), the config entries
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ from torch import Tensor, nn
 from promptgen.registry import ConfigError, Registry, import_object
 
 __all__ = [
+    "BUILTIN_METHOD_MODULES",
     "METHODS",
     "DebiasMethod",
     "Direction",
@@ -71,6 +74,8 @@ __all__ = [
 ]
 
 METHODS = Registry("method")
+# Modules whose import registers more built-in method kinds (imported on first build; they import this one).
+BUILTIN_METHOD_MODULES = ["promptgen.style_methods"]  # fairstyle, fairgen, styleflow
 
 
 @dataclass
@@ -303,6 +308,8 @@ class PromptGen(DebiasMethod):
 
 def build_method(entry: Mapping[str, Any], where: str) -> DebiasMethod:
     """Build a method from its config entry (``where`` names it in errors, e.g. ``table2.methods.mine``)."""
+    for module in BUILTIN_METHOD_MODULES:
+        importlib.import_module(module)
     method = METHODS.build(entry, where=where)
     if not callable(getattr(method, "sample", None)):
         raise ConfigError(f"{where}: {type(method).__name__} has no sample(ctx, requests, seed) method")

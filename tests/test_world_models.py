@@ -40,6 +40,13 @@ def test_training_time_is_the_two_core_schedule(tmp_path: Path):
     (tmp_path / "MANIFEST-clip-vae.json").write_text(json.dumps({"files": clip_vae}))
     rows = {r[0]: r for r in training_rows(tmp_path, max_minutes=15)}
     assert rows["train_minutes.all_world_models"][1:] == (pytest.approx(15), "<=15", True)
+    # the StyleGAN2 trains as its own two-core job: its own row, outside the schedule
+    sg2 = {"stylegan2/world-stylegan2.pt": {"seconds": 3000}}
+    (tmp_path / "MANIFEST-stylegan2.json").write_text(json.dumps({"files": sg2}))
+    rows = {r[0]: r for r in training_rows(tmp_path, max_minutes=15)}
+    assert rows["train_minutes.all_world_models"][1:] == (pytest.approx(15), "<=15", True)
+    assert rows["train_minutes.sum_over_models"][1] == pytest.approx(25)
+    assert rows["train_minutes.stylegan2/world-stylegan2.pt"][1:] == (pytest.approx(50), "<=45", False)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 MANIFEST = "MANIFEST.json"
+STYLEGAN2_DIR = "stylegan2/"  # the world StyleGAN2's weights (promptgen.world.train_stylegan2)
+STYLEGAN2_MAX_MINUTES = 45.0  # its training budget: wall minutes on two cores
+_SG2_ROW = f"train_seconds.{STYLEGAN2_DIR}"
 
 
 def train_models(
@@ -182,14 +185,25 @@ def training_rows(weights: str | Path, max_minutes: float = 25.0, max_mb: float 
     after another on the other core, so its training time is max(VAE, sum of the rest); that row carries
     the threshold. Seconds recorded by a ``world_retrain`` run include the slowdown from the job on the
     other core; the shipped manifests' seconds come from the runs that made those files (see docs/world.md).
+    The world StyleGAN2 (``stylegan2/``) trains as its own two-core job: its wall minutes get their own row
+    against :data:`STYLEGAN2_MAX_MINUTES`.
     """
     rows: list[Row] = []
+    own_job: list[Row] = []  # the StyleGAN2 trains as its own two-core job, outside that schedule
     for manifest in sorted(Path(weights).rglob("MANIFEST*.json")):
         for name, entry in json.loads(manifest.read_text()).get("files", {}).items():
             seconds = entry.get("seconds", entry.get("train_seconds"))
             if seconds is not None:
-                rows.append((f"train_seconds.{name}", float(seconds), "", True))
-    total = sum(r[1] for r in rows)
+                target = own_job if name.startswith(STYLEGAN2_DIR) else rows
+                target.append((f"train_seconds.{name}", float(seconds), "", True))
+    for metric, seconds, _, _ in own_job:
+        minutes = seconds / 60
+        rows.append((metric, seconds, "", True))
+        ok = minutes <= STYLEGAN2_MAX_MINUTES
+        rows.append(
+            (metric.replace("train_seconds", "train_minutes"), minutes, f"<={STYLEGAN2_MAX_MINUTES:g}", ok)
+        )
+    total = sum(r[1] for r in rows if r[0].startswith("train_seconds") and not r[0].startswith(_SG2_ROW))
     vae = sum(r[1] for r in rows if r[0] == "train_seconds.vae/world-vae.pt")
     two_core = max(vae, total - vae) / 60
     rows.append(("train_minutes.sum_over_models", total / 60, "", True))

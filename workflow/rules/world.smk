@@ -32,6 +32,7 @@ rule world_metrics:
         R("world/dataset.pt"),
     output:
         clip_vae=R("world/metrics-clip-vae.csv"),
+        stylegan2=R("world/metrics-stylegan2.csv"),
         metrics=report(R("world/metrics.csv"), caption="../report/world.rst", category="World"),
     log:
         R("logs/world_metrics.log"),
@@ -49,8 +50,11 @@ rule world_metrics:
     shell:
         "(python -m promptgen.world.train_clip_vae --skip-training --train {input} --out {params.weights}"
         " --metrics {output.clip_vae} --threads {threads}"
+        " && python -m promptgen.world.train_stylegan2 --skip-training --out {params.weights} --data {input}"
+        " --vae-metrics {output.clip_vae} --metrics {output.stylegan2} --threads {threads}"
         " && python -m promptgen.world --threads {threads} metrics --weights {params.weights}"
-        " --curvature {params.curvature} --out {output.metrics} --include {output.clip_vae}) > {log} 2>&1"
+        " --curvature {params.curvature} --out {output.metrics} --include {output.clip_vae}"
+        " --include {output.stylegan2}) > {log} 2>&1"
 
 
 rule world_retrain_models:
@@ -102,14 +106,37 @@ rule world_retrain_clip_vae:
         " --no-evaluate --threads {threads} > {log} 2>&1"
 
 
+rule world_retrain_stylegan2:
+    """Retrain the world StyleGAN2 from scratch on fresh renders (two threads; its time row goes to the
+    retrained folder's benchmark CSV)."""
+    output:
+        R("world/retrained/stylegan2/world-stylegan2.pt"),
+    log:
+        R("logs/world_retrain_stylegan2.log"),
+    benchmark:
+        R("benchmarks/world_retrain_stylegan2.tsv")
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        out=lambda w, output: os.path.dirname(os.path.dirname(output[0])),
+    conda:
+        ENV
+    shell:
+        "python -m promptgen.world.train_stylegan2 --out {params.out} --threads {threads}"
+        " --benchmark {params.out}/stylegan2_train.csv > {log} 2>&1"
+
+
 rule world_retrain:
     """Every acceptance figure on the models retrained from scratch into results/world/retrained (the
-    shipped ones stay); the three training jobs above run in parallel."""
+    shipped ones stay); the training jobs above run in parallel."""
     input:
         data=R("world/dataset.pt"),
         models=R("world/retrained/MANIFEST.json"),
         clip=R("world/retrained/clip/world-tiny-clip.pt"),
         vae=R("world/retrained/vae/world-vae.pt"),
+        stylegan2=R("world/retrained/stylegan2/world-stylegan2.pt"),
     output:
         R("world/retrained/metrics.csv"),
     log:
@@ -128,5 +155,9 @@ rule world_retrain:
     shell:
         "(python -m promptgen.world.train_clip_vae --skip-training --train {input.data} --out {params.out}"
         " --metrics {params.out}/metrics-clip-vae.csv --threads {threads}"
+        " && python -m promptgen.world.train_stylegan2 --skip-training --out {params.out} --data {input.data}"
+        " --vae-metrics {params.out}/metrics-clip-vae.csv --metrics {params.out}/metrics-stylegan2.csv"
+        " --threads {threads}"
         " && python -m promptgen.world --threads {threads} metrics --weights {params.out}"
-        " --curvature {params.curvature} --out {output} --include {params.out}/metrics-clip-vae.csv) > {log} 2>&1"
+        " --curvature {params.curvature} --out {output} --include {params.out}/metrics-clip-vae.csv"
+        " --include {params.out}/metrics-stylegan2.csv) > {log} 2>&1"

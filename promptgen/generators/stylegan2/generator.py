@@ -12,9 +12,10 @@ from promptgen.generators.stylegan2.checkpoint import W_AVG_SAMPLES, load_styleg
 from promptgen.generators.stylegan2.network import NOISE_MODES, NoiseRNG, StyleGAN2Network
 from promptgen.registry import ConfigError
 
-__all__ = ["StyleGAN2Generator", "build_stylegan2"]
+__all__ = ["STYLE_CAPABILITIES", "StyleGAN2Generator", "build_stylegan2"]
 
 IMAGE_RANGE = (-1.0, 1.0)
+STYLE_CAPABILITIES = frozenset({"style_space", "w_space"})  # what de-biasing methods may ask of it
 
 
 class StyleGAN2Generator(Generator):
@@ -51,12 +52,48 @@ class StyleGAN2Generator(Generator):
         self.noise_mode = noise_mode
         self.truncation_cutoff = truncation_cutoff
 
+    provides = STYLE_CAPABILITIES
+
     def forward(self, z: Tensor, generator: NoiseRNG = None) -> Tensor:
         """Images ``(N, C, R, R)`` in [−1, 1]; ``generator`` (one, or one per sample) seeds random noise."""
         img = self.network(
             z, self.psi, truncation_cutoff=self.truncation_cutoff, noise_mode=self.noise_mode, rng=generator
         )
         return img.clamp(*IMAGE_RANGE)
+
+    @property
+    def w_dim(self) -> int:
+        """Dimension of W."""
+        return self.network.cfg.w_dim
+
+    def mapping(self, z: Tensor) -> Tensor:
+        """W: w = mapping(z) ``(N, w_dim)``, not truncated."""
+        return self.network.mapping(z)
+
+    def w_plus(self, w: Tensor) -> Tensor:
+        """w⁺ ``(N, num_ws, w_dim)`` of w at this generator's ψ (and truncation cutoff)."""
+        return self.network.truncate(w, self.psi, self.truncation_cutoff)
+
+    def style_layers(self) -> list[tuple[str, int]]:
+        """S-space layout: (layer name, channel count) of every modulated layer, in :meth:`styles` order."""
+        return [(name, layer.weight.shape[1]) for name, layer in self.network.synthesis.style_layers()]
+
+    def styles(self, w: Tensor) -> list[Tensor]:
+        """S-space: the style vectors ``s_l = A_l(w⁺_l)`` of w (at this ψ), one ``(N, C_l)`` per layer."""
+        return self.network.synthesis.ws_to_styles(self.w_plus(w))
+
+    def synthesize_styles(
+        self, styles: list[Tensor], generator: NoiseRNG = None, fused: bool = True
+    ) -> Tensor:
+        """Images in [−1, 1] from S-space styles (e.g. edited outputs of :meth:`styles`); ``fused=False`` runs
+        the unfused modulated convolutions (the same function up to float rounding, faster for batched
+        gradients on CPU)."""
+        img = self.network.synthesis.forward_styles(styles, self.noise_mode, generator, fused)
+        return img.clamp(*IMAGE_RANGE)
+
+    def synthesize_w(self, w: Tensor, generator: NoiseRNG = None) -> Tensor:
+        """Images in [−1, 1] from W (truncated at this ψ): ``G(z) == synthesize_w(mapping(z))``."""
+        return self.synthesize_styles(self.styles(w), generator)
 
 
 @GENERATORS.register("stylegan2")
@@ -77,3 +114,6 @@ def build_stylegan2(
     with torch.no_grad():
         net = load_stylegan2(checkpoint, w_avg_samples=w_avg_samples, w_avg_seed=w_avg_seed, trusted=trusted)
     return StyleGAN2Generator(net, psi, noise_mode, truncation_cutoff)
+
+
+build_stylegan2.provides = STYLE_CAPABILITIES

@@ -191,8 +191,11 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: Tensor, w: Tensor, f: Tensor, noise_mode: str, rng: NoiseRNG) -> Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w), up=self.up, f=f)
+    def forward(
+        self, x: Tensor, s: Tensor, f: Tensor, noise_mode: str, rng: NoiseRNG, fused: bool = True
+    ) -> Tensor:
+        """Activations for the styles ``s = affine(w)`` ``(N, in_channels)`` (one point of S-space)."""
+        x = modulated_conv2d(x, self.weight, s, up=self.up, f=f, fused=fused)
         if self.use_noise and noise_mode == "random":
             x = x + _draw_noise(x, self.resolution, rng) * self.noise_strength.to(x.dtype)
         elif self.use_noise and noise_mode == "const":
@@ -211,8 +214,9 @@ class ToRGB(nn.Module):
         self.bias = nn.Parameter(torch.zeros(img_channels))
         self.weight_gain = 1.0 / math.sqrt(in_channels)
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
+    def forward(self, x: Tensor, s: Tensor, fused: bool = True) -> Tensor:
+        """RGB for the styles ``s = affine(w)`` ``(N, in_channels)``; the 1/√fan-in gain is applied here."""
+        x = modulated_conv2d(x, self.weight, s * self.weight_gain, demodulate=False, fused=fused)
         return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp)
 
 
@@ -233,17 +237,30 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGB(out_channels, cfg.img_channels, cfg.w_dim, cfg.conv_clamp)
         self.num_conv = 1 if in_channels == 0 else 2
 
+    def style_layers(self) -> list[nn.Module]:
+        """The block's modulated layers in w⁺ order: (conv0,) conv1, torgb."""
+        convs = [self.conv1] if self.in_channels == 0 else [self.conv0, self.conv1]
+        return [*convs, self.torgb]
+
     def forward(
-        self, x: Tensor | None, img: Tensor | None, ws: Tensor, f: Tensor, noise_mode: str, rng: NoiseRNG
+        self,
+        x: Tensor | None,
+        img: Tensor | None,
+        styles: Sequence[Tensor],
+        f: Tensor,
+        noise_mode: str,
+        rng: NoiseRNG,
+        fused: bool = True,
     ) -> tuple[Tensor, Tensor]:
-        w_iter = iter(ws.unbind(dim=1))
+        """One block from its styles (one ``(N, C)`` tensor per layer of :meth:`style_layers`)."""
+        s_iter = iter(styles)
         if x is None:
-            x = self.const.to(ws.dtype)[None].expand(ws.shape[0], -1, -1, -1)
+            x = self.const.to(styles[0].dtype)[None].expand(styles[0].shape[0], -1, -1, -1)
         else:
-            x = self.conv0(x, next(w_iter), f, noise_mode, rng)
-        x = self.conv1(x, next(w_iter), f, noise_mode, rng)
-        y = self.torgb(x, next(w_iter))
-        img = y if img is None else upsample_image(img, f.to(img.dtype)) + y
+            x = self.conv0(x, next(s_iter), f, noise_mode, rng, fused)
+        x = self.conv1(x, next(s_iter), f, noise_mode, rng, fused)
+        y = self.torgb(x, next(s_iter), fused)
+        img = y if img is None else upsample_image(img, f.to(img.dtype), separable=not fused) + y
         return x, img
 
 
@@ -263,15 +280,49 @@ class SynthesisNetwork(nn.Module):
         self.num_ws += 1  # the last block's toRGB
         self.register_buffer("resample_filter", fir_filter(cfg.resample_filter), persistent=False)
 
-    def forward(self, ws: Tensor, noise_mode: str = "const", rng: NoiseRNG = None) -> Tensor:
-        x = img = None
-        w_idx = 0
+    def style_layers(self) -> list[tuple[str, nn.Module]]:
+        """Every modulated layer (name, module) in S-space order: per block (conv0,) conv1, torgb."""
+        out = []
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
-            block_ws = ws.narrow(1, w_idx, block.num_conv + 1)
-            x, img = block(x, img, block_ws, self.resample_filter, noise_mode, rng)
+            names = (["conv1"] if block.in_channels == 0 else ["conv0", "conv1"]) + ["torgb"]
+            out += [(f"b{res}.{n}", layer) for n, layer in zip(names, block.style_layers(), strict=True)]
+        return out
+
+    def style_w_index(self) -> list[int]:
+        """For every style layer, the index of the w⁺ entry that drives it (toRGB shares the next conv's)."""
+        index, w_idx = [], 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            index += [w_idx + i for i in range(block.num_conv)] + [w_idx + block.num_conv]
             w_idx += block.num_conv
+        return index
+
+    def ws_to_styles(self, ws: Tensor) -> list[Tensor]:
+        """S-space: the affine outputs ``s_l = A_l(w⁺[idx_l])``, one ``(N, C_l)`` tensor per style layer."""
+        layers = [layer for _, layer in self.style_layers()]
+        return [layer.affine(ws[:, i]) for layer, i in zip(layers, self.style_w_index(), strict=True)]
+
+    def forward_styles(
+        self, styles: Sequence[Tensor], noise_mode: str = "const", rng: NoiseRNG = None, fused: bool = True
+    ) -> Tensor:
+        """Images from S-space styles (the list :meth:`ws_to_styles` returns)."""
+        x = img = None
+        s_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            n_layers = block.num_conv + 1
+            x, img = block(
+                x, img, styles[s_idx : s_idx + n_layers], self.resample_filter, noise_mode, rng, fused
+            )
+            s_idx += n_layers
         return img
+
+    def forward(
+        self, ws: Tensor, noise_mode: str = "const", rng: NoiseRNG = None, fused: bool = True
+    ) -> Tensor:
+        """Images from w⁺ ``(N, num_ws, w_dim)``."""
+        return self.forward_styles(self.ws_to_styles(ws), noise_mode, rng, fused)
 
 
 class StyleGAN2Network(nn.Module):

@@ -31,7 +31,13 @@ from promptgen.generators.stylegan2.network import StyleGAN2Config
 from promptgen.generators.stylegan2.pickle_loader import CheckpointError
 from promptgen.models.common import describe_load_error, torch_load
 
-__all__ = ["ROSINALITY_MAPPING_LR", "load_rosinality", "rosinality_to_nvidia"]
+__all__ = [
+    "ROSINALITY_MAPPING_LR",
+    "load_rosinality",
+    "nvidia_to_rosinality",
+    "rosinality_to_nvidia",
+    "save_rosinality",
+]
 
 ROSINALITY_MAPPING_LR = 0.01  # rosinality's Generator(lr_mlp=0.01) default; not stored in the checkpoint
 GENERATOR_KEY = "g_ema"
@@ -158,3 +164,80 @@ def load_rosinality(
     w_avg = ckpt[LATENT_AVG_KEY].reshape(-1).float() if has_avg else torch.zeros(cfg.w_dim)
     state["mapping.w_avg"] = w_avg
     return cfg, state, has_avg
+
+
+_INVERSE_LAYER_KEYS = {
+    "weight": "conv.weight",
+    "affine.weight": "conv.modulation.weight",
+    "affine.bias": "conv.modulation.bias",
+    "noise_strength": "noise.weight",
+}
+
+
+def _rosinality_layer(block_res: int, layer: str) -> str:
+    """Rosinality's module name of our ``synthesis.b{block_res}.{layer}``."""
+    if block_res == 4:
+        return "conv1" if layer == "conv1" else "to_rgb1"
+    k = int(block_res).bit_length() - 1 - FIRST_UPSAMPLED_LOG2
+    return f"to_rgbs.{k}" if layer == "torgb" else f"convs.{2 * k + int(layer[-1])}"
+
+
+def _noise_index(block_res: int, layer: str) -> int:
+    """The j of rosinality's ``noises.noise_{j}`` for our layer (the inverse of :func:`_noise_layer`)."""
+    return 0 if block_res == 4 else 2 * (int(block_res).bit_length() - 3) + int(layer[-1]) - 1
+
+
+def _inverse_key(key: str, value: Tensor) -> tuple[str, Tensor]:
+    if m := re.fullmatch(r"mapping\.fc(\d+)\.(weight|bias)", key):
+        return f"style.{int(m[1]) + 1}.{m[2]}", value
+    if key == "synthesis.b4.const":
+        return "input.input", value[None]
+    m = re.fullmatch(r"synthesis\.b(\d+)\.(conv0|conv1|torgb)\.(.+)", key)
+    if m is None:
+        raise ValueError(f"nvidia_to_rosinality: unexpected key {key!r}")
+    res, layer, inner = int(m[1]), m[2], m[3]
+    if inner == "noise_const":
+        return f"noises.noise_{_noise_index(res, layer)}", value[None, None]
+    prefix = _rosinality_layer(res, layer)
+    if inner == "bias":
+        return (
+            (f"{prefix}.bias", value.reshape(1, -1, 1, 1))
+            if layer == "torgb"
+            else (
+                f"{prefix}.activate.bias",
+                value,
+            )
+        )
+    if inner == "weight":
+        value = value[None]
+    elif inner == "noise_strength":
+        value = value.reshape(1)
+    return f"{prefix}.{_INVERSE_LAYER_KEYS[inner]}", value
+
+
+def nvidia_to_rosinality(state: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
+    """Rename and reshape a :class:`StyleGAN2Network` state dict into rosinality's ``g_ema`` layout.
+
+    Returns:
+        the ``g_ema`` state dict and ``latent_avg`` (our ``mapping.w_avg``). The FIR filter buffers
+        (``*.blur.kernel``, ``*.upsample.kernel``) are not written; they are rebuilt from the filter taps.
+    """
+    out = dict(
+        _inverse_key(k, v.detach().clone())
+        for k, v in state.items()
+        if k != "mapping.w_avg" and not k.endswith("resample_filter")
+    )
+    return out, state["mapping.w_avg"].detach().clone()
+
+
+def save_rosinality(path: str | Path, state: dict[str, Tensor], extra: dict[str, Any] | None = None) -> Path:
+    """Write a rosinality-layout ``.pt`` (``g_ema``, ``latent_avg`` and plain-data ``extra`` entries).
+
+    The network must use rosinality's fixed settings: mapping learning-rate multiplier
+    :data:`ROSINALITY_MAPPING_LR`, no ``conv_clamp``, noise inputs.
+    """
+    g_ema, latent_avg = nvidia_to_rosinality(state)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({GENERATOR_KEY: g_ema, LATENT_AVG_KEY: latent_avg, **(extra or {})}, path)
+    return path
