@@ -51,6 +51,9 @@ PATTERN_MEANING = {
 }
 
 
+PER_GENERATOR_KEYS = ("generator_train", "generator_methods")  # a table's settings keyed by generator
+
+
 def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     """``over`` merged over ``base``: mappings key by key; one with ``kind``, or any other value, whole."""
     out = copy.deepcopy(dict(base))
@@ -272,9 +275,10 @@ def resolve_config(config: Mapping[str, Any], schema_file: str | Path, default: 
     resolved = validate(resolved, schema)
     check_references(resolved)
     track_user_code(resolved)
-    for table in ROLE_KEYS:  # settings a base gives for generators this table does not run
+    for table in ROLE_KEYS:  # per-generator settings a base gives for generators this table does not run
         section = resolved.get(table) or {}
-        if section.get("generator_train"):
-            names = set(section.get("generators") or [])
-            section["generator_train"] = {k: v for k, v in section["generator_train"].items() if k in names}
+        names = set(section.get("generators") or [])
+        for key in PER_GENERATOR_KEYS:
+            if section.get(key):
+                section[key] = {k: v for k, v in section[key].items() if k in names}
     return resolved

@@ -101,7 +101,8 @@ def train_spec(
 
 
 def method_names(t2: Mapping[str, Any], gen_name: str) -> list[str]:
-    """The methods that run on ``gen_name`` (``table2.generator_methods``, default every method).
+    """The methods listed for ``gen_name`` (``table2.generator_methods``; default every method, of which the
+    Table-2 plan keeps those the generator can run).
 
     Raises:
         ConfigError: a listed method is not a key of ``table2.methods``.

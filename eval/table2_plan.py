@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from eval.table2 import method_names
-from promptgen.methods import DebiasMethod, build_method, check_needs, generator_provides
+from promptgen.methods import DebiasMethod, build_method, check_needs, generator_provides, missing_needs
 from promptgen.registry import ConfigError
 
 __all__ = ["Table2Plan"]
@@ -52,10 +52,15 @@ class Table2Plan:
             if gen not in self.config["generators"]:
                 raise ConfigError(f"table2.generators: {gen!r} is not a key of generators")
             provides = generator_provides(self.config["generators"][gen])
+            base = self.base.get(gen, gen)
+            listed = base in (self.t2.get("generator_methods") or {})
             out = {}
-            for name in method_names(self.t2, self.base.get(gen, gen)):
+            for name in method_names(self.t2, base):
                 method = build_method(self.t2["methods"][name], f"table2.methods.{name}")
-                check_needs(name, method, gen, provides)
+                if listed:  # configured for this generator: a capability it lacks is an error
+                    check_needs(name, method, gen, provides)
+                elif missing_needs(method, provides):  # by default, every method the generator can run
+                    continue
                 out[name] = method
             self._methods[gen] = out
         return self._methods[gen]

@@ -334,9 +334,14 @@ def generator_provides(gen_cfg: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(getattr(factory, "provides", ()) or ())
 
 
+def missing_needs(method: DebiasMethod, provides: Sequence[str]) -> list[str]:
+    """The capabilities ``method`` needs that a generator providing ``provides`` lacks."""
+    return sorted(set(method.needs) - {"pool"} - set(provides))
+
+
 def check_needs(method_name: str, method: DebiasMethod, gen_name: str, provides: Sequence[str]) -> None:
     """Raise a one-line ConfigError when the generator lacks a capability the method needs."""
-    missing = sorted(set(method.needs) - {"pool"} - set(provides))
+    missing = missing_needs(method, provides)
     if missing:
         raise ConfigError(
             f"table2.methods.{method_name} needs {', '.join(missing)}, which generators.{gen_name} does not "
