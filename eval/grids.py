@@ -44,6 +44,7 @@ from promptgen.registry import ConfigError  # noqa: E402
 from promptgen.sample import per_sample_normal  # noqa: E402
 
 __all__ = [
+    "FAILED_GREY",
     "Grid",
     "draw_grid",
     "iteration_grid",
@@ -59,6 +60,9 @@ __all__ = [
     "table5_stages",
     "figure8_stages",
 ]
+
+
+FAILED_GREY = 0.8  # a failed method's blank block, in [−1, 1]: light grey on the white figure
 
 
 @dataclass
@@ -150,8 +154,8 @@ def table2_grid(
     Every method samples as Table 2 evaluates it (:func:`eval.table2.method_images`) on the judged pool of
     ``seed``: the methods that start from prior latents (the unmodified generator, the direction edit,
     PromptGen's ε) use latent i = r · ``samples`` + j for row r, column j of a call, so a column shows one
-    latent under each; resampling draws pool rows by weight. A failed method's block is blank, its label the
-    reason.
+    latent under each; resampling draws pool rows by weight. A failed method's block is blank (light grey),
+    its label the reason.
 
     Arguments:
         pool_path: the judged prior pool of ``seed`` (:func:`eval.table2.judge_pool`).
@@ -177,7 +181,7 @@ def table2_grid(
             tiles.append(torch.cat(list(images.values())).reshape(rows, samples, *shape))
             blocks.append((name, samples))
         else:
-            tiles.append(torch.ones(rows, samples, *shape))  # white: the figure's background
+            tiles.append(torch.full((rows, samples, *shape), FAILED_GREY))
             blocks.append((_failed_label(name, status.get("reason", ""), samples), samples))
     return Grid(torch.cat(tiles, dim=1), labels, blocks)
 

@@ -8,7 +8,16 @@ import snakemake.utils
 import torch
 import yaml
 
-from eval.grids import Grid, draw_grid, iteration_grid, render, table2_grid, table2_requests, table3_grid
+from eval.grids import (
+    FAILED_GREY,
+    Grid,
+    draw_grid,
+    iteration_grid,
+    render,
+    table2_grid,
+    table2_requests,
+    table3_grid,
+)
 from eval.specs import generator_section
 from eval.table2 import _load_pool, _Setup, judge_pool
 from promptgen.checkpoint import save_inn
@@ -62,7 +71,7 @@ def test_table2_grid_samples_every_method_as_table2_does(tmp_path, tiny_t2, gene
     assert grid.rows[1] == "not male, not eyeglasses, not blond, young"
     assert [b.split("\n")[0] for b, _ in grid.blocks] == methods
     assert grid.blocks[-1][0].startswith("broken\nfailed: ") and "LinAlgError" in grid.blocks[-1][0]
-    assert (grid.images[:, 8:] == 1).all()  # the failed method's block is blank
+    assert (grid.images[:, 8:] == FAILED_GREY).all()  # the failed method's block is blank
 
     # each block is the method's own draws for the requests, rendered: row r, column j is request 2r + j
     requests = table2_requests(t2["attributes"], 2)[0]["joint"]
@@ -88,7 +97,7 @@ def test_table2_grid_samples_every_method_as_table2_does(tmp_path, tiny_t2, gene
     missing = table2_grid("user", cfg["generators"]["user"], t2, cfg["models"], fits={}, **kw)
     label = missing.blocks[3][0]
     assert label.startswith("promptgen\nfailed:") and "status.json missing" in label.replace("\n", "")
-    assert (missing.images[:, 6:8] == 1).all()
+    assert (missing.images[:, 6:8] == FAILED_GREY).all()
     torch.testing.assert_close(missing.images[:, :6], grid.images[:, :6])
 
 

@@ -139,6 +139,8 @@ rule table2_joint:
         plot=R("plots/table2_joint_kl.png"),
     log:
         R("logs/table2_joint.log"),
+    benchmark:
+        R("benchmarks/table2_joint.tsv")
     threads: 1
     resources:
         mem_mb=1000,
@@ -164,6 +166,8 @@ rule table2_tuning:
         plot=R("plots/table2_tuning_kl.png"),
     log:
         R("logs/table2_tuning.log"),
+    benchmark:
+        R("benchmarks/table2_tuning.tsv")
     threads: 1
     resources:
         mem_mb=1000,
