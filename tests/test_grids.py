@@ -100,6 +100,18 @@ def test_table2_grid_samples_every_method_as_table2_does(tmp_path, tiny_t2, gene
     assert (missing.images[:, 6:8] == FAILED_GREY).all()
     torch.testing.assert_close(missing.images[:, :6], grid.images[:, :6])
 
+    # column requests: one sample call per column, its rows restarting at request 0
+    kw |= {"methods": ["unmodified", "promptgen"], "task": "columns"}
+    cols = table2_grid("user", cfg["generators"]["user"], t2, cfg["models"], fits={"promptgen": fit}, **kw)
+    assert cols.images.shape == (18, 4, 3, 8, 8) and cols.rows[6] == "age_gender: not male, not young"
+    age_gender = table2_requests(t2["attributes"], 2, "columns")[0]["age_gender"]
+    with torch.no_grad():
+        z = inn(eps[:8], encode_partial(age_gender))[0]
+    torch.testing.assert_close(
+        cols.images[6:10, 2:].reshape(8, 3, 8, 8), render(generator, z), atol=1e-5, rtol=0
+    )
+    torch.testing.assert_close(cols.images[6:10, :2].reshape(8, 3, 8, 8), render(generator, eps[:8]))
+
 
 def test_table2_requests_per_column_leave_the_others_free() -> None:
     requests, labels = table2_requests(["male", "eyeglasses", "blond", "young"], 3, "columns")
