@@ -323,7 +323,7 @@ def _sample(
     seed: int,
 ) -> tuple[dict[str, str], dict[str, Draws]]:
     """The method's draws for each batch of requests (one ``sample`` call each), after its training
-    status; (status, {key: draws}), no draws when it failed."""
+    status; (status, {key: draws}), the draws made before a failure kept."""
     status = _fit_status(method, state_dir)
     ctx = setup.context(seed, state_dir, pool)
     results: dict[str, Draws] = {}
@@ -337,7 +337,7 @@ def _sample(
 
     if status["status"] == "ok":
         status = _guarded(method_name, run)
-    return status, results if status["status"] == "ok" else {}
+    return status, results
 
 
 def evaluate_method(
@@ -389,7 +389,9 @@ def evaluate_method(
             judged_draws[key] = {j: {a: v[idx] for a, v in lab.items()} for j, lab in pool_labels.items()}
         else:
             judged_draws[key] = setup.judge(*setup.source(draws, pool))
-    for col, key in drawn.items() if results else ():
+    for col, key in drawn.items():
+        if key not in results:  # the method failed before drawing this column
+            continue
         requests, draws = results[key]
         for judge, labels in judged_draws[key].items():
             kl, acc, per = request_stats(labels, requests, setup.attrs, groups[col])
