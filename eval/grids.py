@@ -4,7 +4,8 @@ Sample j of a row is drawn from ε_j (or z_j) seeded by (seed, index) alone
 (:func:`promptgen.sample.per_sample_normal`), so a column of a grid shows one latent under every method: the
 unmodified generator G(z_j), the baselines started from z_j, and PromptGen's G(f(ε_j, c)).
 
-* :func:`table2_grid`: one row per requested combination of the binary attributes, a column block per method;
+* :func:`table2_grid`: one row per requested combination of the binary attributes, a column block per
+  configured method, each sampled as Table 2 evaluates it;
 * :func:`table3_grid`: one identity (one ε) per row across the pose grid;
 * :func:`table4_grid`: one row per text: the generator, PPGM at each step count, PromptGen;
 * :func:`iteration_grid`: Table 5 and Fig. 8, one row per stage (before, then after each INN).
@@ -14,7 +15,9 @@ unmodified generator G(z_j), the baselines started from z_j, and PromptGen's G(f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import tempfile
+import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,24 +30,27 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from eval.debias import direction_latents, judge_log_probs, labels_from_log_probs, resample_indices  # noqa: E402
+from eval.debias import column_groups, column_requests  # noqa: E402
+from eval.table2 import method_images, method_names  # noqa: E402
 from promptgen.baselines.langevin import langevin  # noqa: E402
 from promptgen.checkpoint import load_inn  # noqa: E402
-from promptgen.conditions import DiscreteCondition, UniformCondition  # noqa: E402
+from promptgen.conditions import UniformCondition  # noqa: E402
 from promptgen.device import resolve_device  # noqa: E402
 from promptgen.energies import EnergySum, ModelCache  # noqa: E402
 from promptgen.energies.clip import CLIPEnergy  # noqa: E402
 from promptgen.generators import Generator, build_generator  # noqa: E402
 from promptgen.generators.composed import ComposedGenerator  # noqa: E402
+from promptgen.registry import ConfigError  # noqa: E402
 from promptgen.sample import per_sample_normal  # noqa: E402
 
 __all__ = [
+    "FAILED_GREY",
     "Grid",
     "draw_grid",
     "iteration_grid",
-    "joint_combinations",
     "render",
     "table2_grid",
+    "table2_requests",
     "table3_grid",
     "table4_grid",
     "draw_table2",
@@ -54,6 +60,9 @@ __all__ = [
     "table5_stages",
     "figure8_stages",
 ]
+
+
+FAILED_GREY = 0.8  # a failed method's blank block, in [−1, 1]: light grey on the white figure
 
 
 @dataclass
@@ -90,64 +99,91 @@ def _tile(blocks: Sequence[Tensor], rows: int) -> Tensor:
     return torch.cat([b.reshape(rows, -1, *b.shape[1:]) for b in blocks], dim=1)
 
 
-def joint_combinations(attributes: Sequence[str]) -> tuple[Tensor, list[str]]:
-    """Every combination of the binary ``attributes`` (Table 2's joint condition) and a label for each.
+def table2_requests(
+    attributes: Sequence[str], samples: int, task: str = "joint"
+) -> tuple[dict[str, Tensor], list[str]]:
+    """The requests Table 2's grid asks every method for, per ``sample`` call, and a label per grid row.
+
+    ``joint``: one call, every combination of all attributes; ``columns``: one call per Table-2 column, each
+    combination of its attributes with the others free. Each combination is requested ``samples`` times in a
+    row (:func:`eval.debias.column_requests`), so row r, column j of a call is request r · ``samples`` + j.
 
     Example:
-        >>> values, labels = joint_combinations(["male", "young"])
-        >>> values.tolist(), labels[1]
+        >>> requests, labels = table2_requests(["male", "young"], 1)
+        >>> requests["joint"].tolist(), labels[1]
         ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], 'not male, young')
     """
-    values = DiscreteCondition.binary(len(attributes)).values
-    labels = [
-        ", ".join(a if v else f"not {a}" for a, v in zip(attributes, row, strict=True)) for row in values
-    ]
-    return values, labels
+    k = len(attributes)
+    if task == "joint":
+        groups = {"joint": tuple(range(k))}
+    elif task == "columns":
+        groups = column_groups(attributes)
+    else:
+        raise ConfigError(f"grids.table2_requests: expected 'joint' or 'columns', got {task!r}")
+    requests = {key: column_requests(k, group, samples) for key, group in groups.items()}
+    labels = []
+    for key, batch in requests.items():
+        for row in batch[::samples].tolist():
+            text = ", ".join(a if v else f"not {a}" for a, v in zip(attributes, row, strict=True) if v >= 0)
+            labels.append(text if task == "joint" else f"{key}: {text}")
+    return requests, labels
+
+
+def _failed_label(name: str, reason: str, samples: int) -> str:
+    """A failed method's block label: its name, then the reason wrapped to the block's width."""
+    lines = textwrap.wrap(f"failed: {reason}", width=max(12, 11 * samples))
+    return "\n".join([name, *lines[:3]]) + ("…" if len(lines) > 3 else "")
 
 
 def table2_grid(
-    generator: Generator,
-    control: torch.nn.Module,
-    inn_path: str | Path,
-    attributes: Sequence[str],
+    gen_name: str,
+    gen_cfg: Mapping[str, Any],
+    t2: Mapping[str, Any],
+    models: Mapping[str, Any],
     *,
-    weight: float,
+    pool_path: str | Path,
+    fits: Mapping[str, str | Path],
     samples: int,
-    pool: int,
-    fit_samples: int,
     seed: int,
-    combinations: Callable[[Sequence[str]], tuple[Tensor, list[str]]] = joint_combinations,
+    task: str = "joint",
+    methods: Sequence[str] | None = None,
+    device: str = "auto",
 ) -> Grid:
-    """Table 2: one row per requested combination; blocks unmodified, direction, resample, PromptGen.
+    """Table 2: one row per requested combination (:func:`table2_requests`), one column block per method.
 
-    Sample j of row r has index i = r · ``samples`` + j: G(z_i), z_i moved along the fitted directions to the
-    row's combination, and G(f(ε_i, c_r)). The resampling block shows ``samples`` draws for the row from a
-    prior pool of ``pool`` latents (rows [0, pool) of the same seeded sequence) weighted by the control
-    classifier; the directions are fitted on pool rows [n, n + ``fit_samples``), n the grid's sample count.
+    Every method samples as Table 2 evaluates it (:func:`eval.table2.method_images`) on the judged pool of
+    ``seed``: the methods that start from prior latents (the unmodified generator, the direction edit,
+    PromptGen's ε) use latent i = r · ``samples`` + j for row r, column j of a call, so a column shows one
+    latent under each; resampling draws pool rows by weight. A failed method's block is blank (light grey),
+    its label the reason.
 
     Arguments:
-        combinations: maps the attribute names to the requested condition vectors (R, k) and their labels.
+        pool_path: the judged prior pool of ``seed`` (:func:`eval.table2.judge_pool`).
+        fits: method name -> its training stage's folder (methods with one); a training method missing here
+            shows as failed.
+        methods: the blocks, in order (default: the generator's methods, :func:`eval.table2.method_names`).
     """
-    combos, labels = combinations(attributes)
-    n = len(combos) * samples
-    z_all = per_sample_normal(seed, range(max(pool, n + fit_samples)), generator.latent_dim)
-    logps = judge_log_probs(generator, z_all, {"control": control}, attributes)["control"]
-    fit = slice(n, n + fit_samples)
-    fit_labels = labels_from_log_probs({a: lp[fit] for a, lp in logps.items()})
-    z_dir = direction_latents(z_all[fit], fit_labels, attributes, combos, samples, seed)
-    picked = resample_indices(
-        {a: lp[:pool] for a, lp in logps.items()}, attributes, combos, samples, weight=weight, seed=seed
-    )
-    inn = _inn(inn_path, generator)
-    eps = z_all[:n]
-    cond = combos.repeat_interleave(samples, dim=0)
-    blocks = {
-        "unmodified": render(generator, eps),
-        "direction": render(generator, z_dir),
-        "resample": render(generator, z_all[picked]),
-        "PromptGen": render(ComposedGenerator(generator, inn), eps, cond),
-    }
-    return Grid(_tile(list(blocks.values()), len(combos)), labels, [(m, samples) for m in blocks])
+    names = list(methods) if methods is not None else method_names(t2, gen_name)
+    requests, labels = table2_requests(list(t2["attributes"]), samples, task)
+    with tempfile.TemporaryDirectory() as scratch:  # state folders of the methods without a training stage
+        dirs = {m: Path(fits[m]) if m in fits else Path(scratch, m) for m in names}
+        for m in set(names) - set(fits):
+            dirs[m].mkdir()
+        drawn = method_images(
+            gen_name, gen_cfg, t2, models, dirs, requests, pool_path=pool_path, device=device, seed=seed
+        )
+    rows = len(labels)
+    shape = next((next(iter(imgs.values())).shape[1:] for _, imgs in drawn.values() if imgs), (3, 8, 8))
+    blocks, tiles = [], []
+    for name in names:
+        status, images = drawn[name]
+        if status["status"] == "ok":
+            tiles.append(torch.cat(list(images.values())).reshape(rows, samples, *shape))
+            blocks.append((name, samples))
+        else:
+            tiles.append(torch.full((rows, samples, *shape), FAILED_GREY))
+            blocks.append((_failed_label(name, status.get("reason", ""), samples), samples))
+    return Grid(torch.cat(tiles, dim=1), labels, blocks)
 
 
 def table3_grid(
@@ -276,31 +312,39 @@ def _generator(gen_cfg: Mapping[str, Any], device: str) -> Generator:
 
 
 def draw_table2(
+    gen_name: str,
     gen_cfg: Mapping[str, Any],
     t2: Mapping[str, Any],
     models: Mapping[str, Any],
-    inn_path: str | Path,
+    pool_path: str | Path,
+    fits: Mapping[str, str | Path],
     grids: Mapping[str, Any],
     out: str | Path,
+    *,
+    seed: int,
+    methods: Sequence[str] | None = None,
     device: str = "auto",
 ) -> Path:
-    """:func:`table2_grid` from the pipeline's config sections (``table2``, ``models``, ``grids``)."""
-    generator = _generator(gen_cfg, device)
-    control = ModelCache(resolve_device(device)).get(
-        models[t2["control_model"]], f"models.{t2['control_model']}"
-    )
+    """:func:`table2_grid` from the pipeline's config sections (``table2``, ``models``, ``grids``) on the
+    judged pool and the training stages of ``seed``."""
+    task = grids["table2_requests"]
     grid = table2_grid(
-        generator,
-        control,
-        inn_path,
-        list(t2["attributes"]),
-        weight=float(t2["weight"]),
+        gen_name,
+        gen_cfg,
+        t2,
+        models,
+        pool_path=pool_path,
+        fits=fits,
         samples=int(grids["samples"]),
-        pool=int(grids["pool"]),
-        fit_samples=int(t2["direction"]["fit_samples"]),
-        seed=int(grids["seed"]),
+        seed=int(seed),
+        task=task,
+        methods=methods,
+        device=device,
     )
-    grid.title = "one row per requested combination; a column is one seed under every method"
+    grid.title = (
+        f"seed {seed}; one row per requested combination ({task} requests); a column is one prior latent "
+        "under every method that starts from it (resampling draws pool rows by weight)"
+    )
     return draw_grid(grid, out)
 
 

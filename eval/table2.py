@@ -8,7 +8,8 @@ Methods are config entries (:mod:`promptgen.methods`). For each (generator, seed
 * :func:`evaluate_method` asks the method for each task's requests and judges the samples: task
   ``columns`` (``results/table2.csv``, the paper's protocol: each column conditioned on its own attributes,
   the others free, equal numbers per class) or ``joint`` (``results/table2_joint.csv``, our extension:
-  every combination of all attributes at once).
+  every combination of all attributes at once);
+* :func:`method_images` draws the same way and returns the images (Table 2's sample grid).
 
 A method that raises (a degenerate fit, a singular system) gets rows with ``status`` ``failed`` and the
 reason, with a warning; every other method's rows are written. A config error still stops the job.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ __all__ = [
     "evaluate_method",
     "fit_method",
     "judge_pool",
+    "method_images",
     "method_names",
     "table2_groups",
     "train_spec",
@@ -169,6 +171,29 @@ class _Setup:
             return None
         truth = import_oracle(self.gen_cfg, self.gen_name)(z.cpu(), self.gen_cfg["psi_eval"])
         return {a: truth[a].long().numpy() for a in self.attrs}
+
+    @staticmethod
+    def source(draws: Draws, pool: PriorPool | None) -> tuple[torch.Tensor, Callable | None]:
+        """What a method's draws show: (codes, render), ``render`` None for the generator at ψ_eval.
+
+        Pool rows are the pool's prior latents, whose images the pool was judged on; latents ``z`` are
+        rendered by the method's own ``render`` where it gives one.
+        """
+        if draws.pool_index is not None:
+            if pool is None:
+                raise ValueError("sample() returned pool rows, and no pool was given")
+            return pool.z[draws.pool_index], None
+        if draws.z is None:
+            raise ValueError("sample() returned Draws with neither pool_index nor z")
+        return draws.z, draws.render
+
+    def images(self, draws: Draws, pool: PriorPool | None) -> torch.Tensor:
+        """The images of ``draws`` (:meth:`source`), (n, 3, H, W) in [−1, 1] on the CPU."""
+        codes, render = self.source(draws, pool)
+        render = render or self.generator
+        device = next(iter(self.generator.buffers()), codes).device
+        chunks = codes.split(int(self.t2["batch_size"]))
+        return torch.cat([render(c.to(device)).float().cpu() for c in chunks])
 
     def judge(self, z: torch.Tensor, render=None) -> dict[str, dict[str, np.ndarray]]:
         """Labels per judge (and the oracle, for latents the generator renders)."""
@@ -279,6 +304,43 @@ def _guarded(method_name: str, call) -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _fit_status(method: DebiasMethod, state_dir: Path) -> dict[str, str]:
+    """A training method's recorded status (failed when its ``status.json`` is missing); ok otherwise."""
+    if not method.trains:
+        return {"status": "ok"}
+    status_file = state_dir / "status.json"
+    status = json.loads(status_file.read_text()) if status_file.is_file() else {"status": "failed"}
+    status.setdefault("reason", f"{status_file} missing")
+    return status
+
+
+def _sample(
+    setup: _Setup,
+    method_name: str,
+    method: DebiasMethod,
+    requests: Mapping[str, torch.Tensor],
+    state_dir: Path,
+    pool: PriorPool | None,
+    seed: int,
+) -> tuple[dict[str, str], dict[str, Draws]]:
+    """The method's draws for each batch of requests (one ``sample`` call each), after its training
+    status; (status, {key: draws}), the draws made before a failure kept."""
+    status = _fit_status(method, state_dir)
+    ctx = setup.context(seed, state_dir, pool)
+    results: dict[str, Draws] = {}
+
+    def run() -> None:
+        for key, batch in requests.items():
+            draws = method.sample(ctx, batch, seed)
+            if draws.pool_index is None and draws.z is None:
+                raise ValueError("sample() returned Draws with neither pool_index nor z")
+            results[key] = draws
+
+    if status["status"] == "ok":
+        status = _guarded(method_name, run)
+    return status, results
+
+
 def evaluate_method(
     gen_name: str,
     gen_cfg: Mapping[str, Any],
@@ -303,13 +365,7 @@ def evaluate_method(
     setup = _Setup(gen_name, gen_cfg, t2, models, device)
     method = setup.method(method_name)
     state_dir = Path(state_dir)
-    status = {"status": "ok"}
-    if method.trains:
-        status_file = state_dir / "status.json"
-        status = json.loads(status_file.read_text()) if status_file.is_file() else {"status": "failed"}
-        status.setdefault("reason", f"{status_file} missing")
     pool, pool_labels = _load_pool(pool_path) if pool_path else (None, {})
-    ctx = setup.context(seed, state_dir, pool)
     k = len(setup.attrs)
     groups = column_groups(setup.attrs)
     # each evaluated column -> the request group its samples were drawn for
@@ -317,19 +373,10 @@ def evaluate_method(
     if task == "joint":
         drawn = {c: "joint" for c in groups} | {"joint": "joint"}
         groups = {**groups, "joint": tuple(range(k))}
-    results: dict[str, tuple[torch.Tensor, Draws]] = {}
-
-    def run() -> None:
-        for key in dict.fromkeys(drawn.values()):
-            per = setup.per if task == "columns" else int(t2["joint_samples_per_class"])
-            requests = column_requests(k, groups[key], per)
-            draws = method.sample(ctx, requests, seed)
-            if draws.pool_index is None and draws.z is None:
-                raise ValueError("sample() returned Draws with neither pool_index nor z")
-            results[key] = (requests, draws)
-
-    if status["status"] == "ok":
-        status = _guarded(method_name, run)
+    per = setup.per if task == "columns" else int(t2["joint_samples_per_class"])
+    requests = {key: column_requests(k, groups[key], per) for key in dict.fromkeys(drawn.values())}
+    status, draws_of = _sample(setup, method_name, method, requests, state_dir, pool, seed)
+    results = {key: (requests[key], draws) for key, draws in draws_of.items()}
     base = {"generator": gen_name, "method": method_name, "seed": seed, "task": task}
     base["label_threshold"] = THRESHOLD_TEXT[setup.threshold]
     base.update(status if status["status"] != "ok" else {"status": "ok", "reason": ""})
@@ -342,7 +389,7 @@ def evaluate_method(
             idx = draws.pool_index.numpy()
             judged_draws[key] = {j: {a: v[idx] for a, v in lab.items()} for j, lab in pool_labels.items()}
         else:
-            judged_draws[key] = setup.judge(draws.z, draws.render)
+            judged_draws[key] = setup.judge(*setup.source(draws, pool))
     for col, key in drawn.items():
         if key not in results:  # the method failed before drawing this column
             continue
@@ -369,6 +416,51 @@ def evaluate_method(
     frame = frame.astype({c: "Int64" for c in frame.columns if c.startswith("N_")})
     combo_cols = [*base, "judge", "column", "combination", "n", "accuracy", "ess"]
     return frame, pd.DataFrame(combos, columns=combo_cols)
+
+
+def method_images(
+    gen_name: str,
+    gen_cfg: Mapping[str, Any],
+    t2: Mapping[str, Any],
+    models: Mapping[str, Any],
+    state_dirs: Mapping[str, str | Path],
+    requests: Mapping[str, torch.Tensor],
+    *,
+    pool_path: str | Path | None,
+    device: str = "auto",
+    seed: int = 0,
+) -> dict[str, tuple[dict[str, str], dict[str, torch.Tensor]]]:
+    """Each method's samples as images, drawn as :func:`evaluate_method` draws the samples it judges (the
+    sample grids show them): the same training status, ``sample`` calls and rendering of the draws.
+
+    Arguments:
+        state_dirs: method name -> its state folder (its training stage's output; for a method without one,
+            a folder it may write to).
+        requests: a key -> requests (n, k) over ``table2.attributes``, asked in one ``sample`` call.
+
+    Returns:
+        method name -> (status, {key: images (n, 3, H, W) in [−1, 1] on the CPU}); a method whose training
+        failed, or that raised while sampling or rendering, has ``status`` ``failed``, its reason and no
+        images.
+
+    Raises:
+        ConfigError: an unknown method, a method whose needs the generator does not provide, a missing model.
+    """
+    setup = _Setup(gen_name, gen_cfg, t2, models, device)
+    pool = _load_pool(pool_path)[0] if pool_path else None
+    out = {}
+    for name, state_dir in state_dirs.items():
+        status, draws = _sample(setup, name, setup.method(name), requests, Path(state_dir), pool, seed)
+        images: dict[str, torch.Tensor] = {}
+
+        def run(draws=draws, images=images) -> None:
+            with torch.no_grad():
+                images.update({key: setup.images(d, pool) for key, d in draws.items()})
+
+        if status["status"] == "ok":
+            status = _guarded(name, run)
+        out[name] = (status, images if status["status"] == "ok" else {})
+    return out
 
 
 def aggregate_table2(

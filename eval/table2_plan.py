@@ -74,12 +74,16 @@ class Table2Plan:
             for seed in seeds
         ]
 
+    def fit(self, gen: str, seed: int | str, method: str) -> str:
+        """One method's training status file (its training job's output, in the method's state folder)."""
+        return self.results(f"table2/{gen}/seed{seed}/fit/{method}/status.json")
+
+    def fits(self, gen: str, seed: int | str) -> list[str]:
+        """The training status files of every method of ``gen`` that has a training stage."""
+        return [self.fit(gen, seed, name) for name, method in self.methods_of(gen).items() if method.trains]
+
     def state(self, wildcards) -> list[str]:
         """A method's training status file (its training job's output), or none for a method without one."""
         if self.methods_of(wildcards.gen)[wildcards.method].trains:
-            return [
-                self.results(
-                    f"table2/{wildcards.gen}/seed{wildcards.seed}/fit/{wildcards.method}/status.json"
-                )
-            ]
+            return [self.fit(wildcards.gen, wildcards.seed, wildcards.method)]
         return []

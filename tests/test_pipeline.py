@@ -185,7 +185,7 @@ def test_tiny_table2_end_to_end_with_a_user_generator_and_user_methods(tmp_path)
 
 
 def _plotted_methods(table: pd.DataFrame) -> set[str]:
-    """The legend labels of Table 2's plot as eval.plots draws it from ``table``."""
+    """The legend labels of Table 2's plot as eval.plots draws it from ``table`` (figure or panel legends)."""
     import eval.plots
 
     figures = []
@@ -195,7 +195,8 @@ def _plotted_methods(table: pd.DataFrame) -> set[str]:
         eval.plots.table2_bars(table, "unused.png")
     finally:
         eval.plots._save = original
-    return {t.get_text() for fig in figures for ax in fig.axes for t in ax.get_legend().get_texts()}
+    legends = [leg for fig in figures for leg in [*fig.legends, *(ax.get_legend() for ax in fig.axes)] if leg]
+    return {t.get_text() for leg in legends for t in leg.get_texts()}
 
 
 def test_a_style_space_method_on_a_generator_without_one_is_one_line(tmp_path) -> None:

@@ -1,12 +1,15 @@
 # Sample grids (eval.grids): each table's images, one column per seed under every method. Table 2's grid is
 # an input of rule table2, so `snakemake results/table2.csv` draws it too; rule all asks for the others.
 GRIDS = config["grids"]
+T2_GRID_SEED = config["table2"]["seeds"][0]  # Table 2's grid shows the first reported seed
 
 
 rule table2_grid:
-    """Table 2's samples: one row per requested combination, one column block per method."""
+    """Table 2's samples on the first reported seed: one row per requested combination, one column block per
+    method of the generator, each sampled as the table evaluates it (its judged pool, its training stage)."""
     input:
-        lambda w: R(f"table2/{w.gen}/seed{config['table2']['seeds'][0]}/inn.pt"),  # the first reported seed
+        pool=lambda w: R(f"table2/{w.gen}/seed{T2_GRID_SEED}/pool.pt"),
+        fits=lambda w: T2_PLAN.fits(w.gen, T2_GRID_SEED),
     output:
         report(R("plots/table2_samples_{gen}.png"), caption="../report/grids.rst", category="Table 2"),
     log:
@@ -20,9 +23,11 @@ rule table2_grid:
         gpu=GPU,
     params:
         generator=lambda w: generator_entry(w.gen),
-        table2=lambda w: config["table2"],
+        table2=T2_EVAL,
         models=config["models"],
         grids=GRIDS,
+        methods=lambda w: list(T2_PLAN.methods_of(w.gen)),
+        seed=T2_GRID_SEED,
         device=config["device"],
     conda:
         ENV

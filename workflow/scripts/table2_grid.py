@@ -1,5 +1,7 @@
 """Snakemake glue: draw Table 2's sample grid (logic in eval.grids)."""
 
+from pathlib import Path
+
 from eval.snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
@@ -7,4 +9,17 @@ with logged(sm):
     from eval.grids import draw_table2
 
     p = sm.params
-    draw_table2(p.generator, p.table2, p.models, sm.input[0], p.grids, sm.output[0], p.device)
+    fits = {Path(f).parent.name: Path(f).parent for f in sm.input.fits}  # fit/<method>/status.json
+    draw_table2(
+        sm.wildcards.gen,
+        p.generator,
+        p.table2,
+        p.models,
+        sm.input.pool,
+        fits,
+        p.grids,
+        sm.output[0],
+        seed=int(p.seed),
+        methods=list(p.methods),
+        device=p.device,
+    )
