@@ -99,7 +99,7 @@ def test_the_readme_snippet_plans_table2_for_the_users_generator(tmp_path: Path)
         check=False,
     )
     assert res.returncode == 0, res.stdout + res.stderr
-    assert f"{tmp_path}/table2/mine/seed0/inn.pt" in res.stdout
+    assert f"{tmp_path}/table2/mine/seed5/fit/promptgen/" in res.stdout  # the first reported seed
     assert "/render/" not in res.stdout  # the default's generators are defined but not in this table
 
 
