@@ -349,7 +349,7 @@ def test_without_a_dev_set_the_run_writes_no_dev_log_and_keeps_its_identity(tmp_
 
 @pytest.mark.parametrize("metric", ["loss", "energy"])
 def test_the_final_inn_is_the_best_state_on_the_dev_set(tmp_path, metric) -> None:
-    # lr 0.2 overshoots: the dev value falls, then rises again, so the best state is not the last one
+    # lr 0.2 overshoots: the dev value is lowest at an early evaluation (step 2 or 4), not the last
     cfg = TrainConfig(steps=12, batch_size=16, lr=0.2, grad_clip=100.0, dev_every=2, dev_samples=40)
     cfg.dev_metric = metric
     gen, inn, energy = _setup()
