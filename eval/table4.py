@@ -119,11 +119,12 @@ def _check(t4: Mapping[str, Any]) -> None:
 
 
 def _train_seconds(spec: Mapping[str, Any], repeats: int, steps: int, device: torch.device) -> float:
-    """Configured steps × median seconds of one optimiser step (``steps`` steps per timed run)."""
+    """Configured steps × median seconds of one optimiser step (``steps`` steps per timed run); dev-set
+    evaluations (``train.dev_every``) are not counted."""
     from promptgen.spec import build_run
 
     run = build_run(spec)
-    cfg = replace(run.train, steps=steps, checkpoint_every=steps, energy_warmup=0.0)
+    cfg = replace(run.train, steps=steps, checkpoint_every=steps, energy_warmup=0.0, dev_every=0)
 
     def once() -> None:
         with tempfile.TemporaryDirectory() as out:

@@ -2,8 +2,10 @@
 
 AdamW with linear decay to 0 (no warm-up), gradient clipping, gradient accumulation; an append-only CSV
 log of every loss term, one row per step; progress lines (step / total, loss, ETA) on the module's logger;
-a resumable checkpoint every K steps (INN, optimiser, RNG state) written atomically, so a run killed at
-any point resumes to exactly the parameters and log of an uninterrupted run. The output folder is locked
+a resumable checkpoint every K steps (INN, optimiser, RNG state, best dev state) written atomically, so a
+run killed at any point resumes to exactly the parameters and logs of an uninterrupted run. Optionally, every
+``dev_every`` steps the loss is evaluated on a fixed dev set (``dev.csv``) and the final INN is the best
+state on it. The output folder is locked
 while a run writes it. A non-finite loss raises one line naming the term, after saving the state as it was
 before the failing step.
 """
@@ -12,11 +14,12 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +60,12 @@ logger = logging.getLogger(__name__)
 STATE_FILE = "train_state.pt"
 FINAL_FILE = "inn.pt"
 LOG_FILE = "loss.csv"
+DEV_FILE = "dev.csv"
+DEV_METRICS = ("loss", "energy")
 ESTIMATORS = ("reparam", "stl")
 ENERGY_GRADIENTS = ("path", "score")
 NUMBER_KEYS = ("steps", "batch_size", "grad_accum", "checkpoint_every", "seed", "lr", "weight_decay")
-NUMBER_KEYS += ("grad_clip", "energy_warmup")
+NUMBER_KEYS += ("grad_clip", "energy_warmup", "dev_every", "dev_samples")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -107,6 +112,16 @@ class TrainConfig:
             INN stays near the prior and spreads its mass before the energy pulls it into modes, which keeps
             a conditional INN from settling part of a rare condition's mass on samples that fool the
             control classifier (docs/findings.md, Table 2).
+        dev_every: steps between evaluations on the dev set (0: none, and the final INN is the last state).
+            When on, the dev set is also evaluated at the last step, each evaluation appends a row to
+            ``dev.csv``, and the final INN is the state with the lowest dev value (ties: the earliest), as
+            the paper code's best-on-dev checkpoint.
+        dev_samples: size of the dev set: ε (and, for a conditional INN, its conditions; for stochastic
+            energies, their draws) from a generator seeded apart from the training stream, the same draws
+            at every evaluation.
+        dev_metric: what selects the best state: ``loss`` (Eq. 10 on the dev set: −log|det|, the prior
+            and the weighted energies at their full weights, i.e. the reverse KL up to log Z) or ``energy``
+            (the weighted energies alone, the paper code's selection by its control energy).
     """
 
     steps: int = 1280
@@ -121,6 +136,9 @@ class TrainConfig:
     energy_gradient: str = "path"
     precision: str = "fp32"
     energy_warmup: float = 0.0
+    dev_every: int = 0
+    dev_samples: int = 64
+    dev_metric: str = "loss"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None, where: str = "train") -> TrainConfig:
@@ -143,13 +161,21 @@ class TrainConfig:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every"):
             if key in d:
                 d[key] = _integer(d[key], f"{where}.{key}", minimum=1)
-        if "seed" in d:
-            d["seed"] = _integer(d["seed"], f"{where}.seed")
+        if "dev_samples" in d:
+            d["dev_samples"] = _integer(d["dev_samples"], f"{where}.dev_samples", minimum=1)
+        for key in ("seed", "dev_every"):
+            if key in d:
+                d[key] = _integer(d[key], f"{where}.{key}", minimum=0 if key == "dev_every" else None)
         for key, low, strict in (("lr", 0, True), ("weight_decay", 0, False), ("grad_clip", 0, True)):
             if key in d:
                 d[key] = _number(d[key], f"{where}.{key}", low, strict)
         cfg = cls(**d)
-        for key, known in (("estimator", ESTIMATORS), ("energy_gradient", ENERGY_GRADIENTS)):
+        choices = (
+            ("estimator", ESTIMATORS),
+            ("energy_gradient", ENERGY_GRADIENTS),
+            ("dev_metric", DEV_METRICS),
+        )
+        for key, known in choices:
             value = getattr(cfg, key)
             if value not in known:
                 raise ConfigError(f"{where}.{key}: expected one of {', '.join(known)}, got {value!r}")
@@ -186,10 +212,16 @@ def _number(value: Any, key: str, low: float, strict: bool) -> float:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` wrote: the final INN, the loss log, the steps done and the last step's loss; with
+    a dev set also its log, the step of the state in ``checkpoint`` and its dev value."""
+
     checkpoint: Path
     log: Path
     steps: int
     final_loss: float
+    dev_log: Path | None = None
+    dev_step: int | None = None
+    dev_value: float | None = None
 
 
 def _loss_terms(
@@ -258,22 +290,29 @@ class LossLogError(ValueError):
 
 
 class _Log:
-    """The loss CSV, append-only: one row per optimiser step, in step order.
+    """A CSV log, append-only: one row per optimiser step (``loss.csv``) or per dev evaluation
+    (``dev.csv``), in step order.
 
     A fresh run (``resume_step`` 0) writes the header to a new file that replaces any old one. A resumed
-    run at step k keeps the header and rows 1..k and truncates the file right after row k: rows of steps
-    the run will redo, and a torn row a kill left at the end, go. If a row up to step k is missing or
-    unreadable (NUL bytes, a wrong step, a wrong number of fields) the state cannot be matched to its log,
-    and resuming raises :class:`LossLogError` naming the file and the line, rather than repairing rows
-    that are lost. Each row reaches the file in one write as soon as its step ends (``tail -f`` sees it,
-    and a kill loses nothing already written); :meth:`sync` fsyncs it, and the trainer syncs before every
-    state save, so the state on disk never runs ahead of the log on disk.
+    run at step k keeps the header and the rows of steps 1..k (those ``logged(k)`` lists) and truncates the
+    file right after them: rows of steps the run will redo, and a torn row a kill left at the end, go. If
+    one of those rows is missing or unreadable (NUL bytes, a wrong step, a wrong number of fields) the state
+    cannot be matched to its log, and resuming raises :class:`LossLogError` naming the file and the line,
+    rather than repairing rows that are lost. Each row reaches the file in one write as soon as its step
+    ends (``tail -f`` sees it, and a kill loses nothing already written); :meth:`sync` fsyncs it, and the
+    trainer syncs before every state save, so the state on disk never runs ahead of the log on disk.
     """
 
-    def __init__(self, path: Path, columns: list[str], resume_step: int):
+    def __init__(
+        self,
+        path: Path,
+        columns: list[str],
+        resume_step: int,
+        logged: Callable[[int], list[int]] = lambda k: list(range(1, k + 1)),
+    ):
         self.path, self.columns = path, columns
         if resume_step:
-            end = self._end_of_step(resume_step)
+            end = self._end_of_rows(logged(resume_step), resume_step)
             with path.open("r+b") as f:
                 f.truncate(end)
                 os.fsync(f.fileno())
@@ -288,29 +327,29 @@ class _Log:
         self.file = path.open("a", newline="")
         self.writer = csv.DictWriter(self.file, fieldnames=columns, lineterminator="\n")
 
-    def _end_of_step(self, step: int) -> int:
-        """The byte offset right after the row of ``step``, checking the header and rows 1..step."""
+    def _end_of_rows(self, steps: list[int], state_step: int) -> int:
+        """The byte offset right after the rows of ``steps``, checking the header and those rows."""
         if not self.path.is_file():
-            self._corrupt(f"is missing, but the training state is at step {step}")
+            self._corrupt(f"is missing, but the training state is at step {state_step}")
         data, offset = self.path.read_bytes(), 0
-        for line_no in range(step + 1):
+        for line_no, step in enumerate([0, *steps]):
+            what = "the header" if line_no == 0 else f"the row of step {step}"
             end = data.find(b"\n", offset)
             if end < 0:
-                self._corrupt(f"ends before the row of step {line_no} (the state is at step {step})")
+                self._corrupt(f"ends before {what} (the state is at step {state_step})")
             line, offset = data[offset:end], end + 1
             try:
                 fields = next(csv.reader([line.rstrip(b"\r").decode("utf-8")]))
             except (UnicodeDecodeError, csv.Error, StopIteration):
                 fields = []
-            if b"\0" in line or not self._valid(fields, line_no):
-                what = "the header" if line_no == 0 else f"the row of step {line_no}"
+            if b"\0" in line or not self._valid(fields, step):
                 self._corrupt(f"line {line_no + 1} is not {what}: {line[:40]!r}")
         return offset
 
-    def _valid(self, fields: list[str], line_no: int) -> bool:
-        if line_no == 0:
+    def _valid(self, fields: list[str], step: int) -> bool:
+        if step == 0:
             return fields == self.columns
-        if len(fields) != len(self.columns) or fields[0] != str(line_no):
+        if len(fields) != len(self.columns) or fields[0] != str(step):
             return False
         try:
             [float(v) for v in fields[1:]]
@@ -373,19 +412,84 @@ def _duration(seconds: float) -> str:
     return f"{s} s"
 
 
+@dataclass
+class _Best:
+    """The best state on the dev set so far: its step, dev value and INN parameters (none before the first
+    evaluation)."""
+
+    step: int = 0
+    value: float = math.inf
+    inn: dict[str, Tensor] | None = None
+
+    def offer(self, step: int, value: float, inn: INN) -> None:
+        """Keep ``inn``'s state if ``value`` is below the best so far (ties and NaN keep the earlier)."""
+        if value < self.value:
+            self.step, self.value = step, value
+            self.inn = {k: v.detach().clone() for k, v in inn.state_dict().items()}
+
+
 def _save_state(
-    path: Path, inn: INN, opt: torch.optim.Optimizer, rng_state: Tensor, step: int, meta: dict
+    path: Path,
+    inn: INN,
+    opt: torch.optim.Optimizer,
+    rng_state: Tensor,
+    step: int,
+    meta: dict,
+    best: _Best | None = None,
 ) -> None:
-    atomic_save(
-        {
-            "step": step,
-            "inn": inn.state_dict(),
-            "optimizer": opt.state_dict(),
-            "rng": rng_state,
-            "metadata": meta,
-        },
-        path,
-    )
+    state = {
+        "step": step,
+        "inn": inn.state_dict(),
+        "optimizer": opt.state_dict(),
+        "rng": rng_state,
+        "metadata": meta,
+    }
+    if best is not None:
+        state["best"] = {"step": best.step, "value": best.value, "inn": best.inn}
+    atomic_save(state, path)
+
+
+def _dev_seed(seed: int) -> int:
+    """The dev set's seed: fixed by the run's ``seed`` and apart from its training stream."""
+    return int.from_bytes(hashlib.sha256(f"promptgen dev set {seed}".encode()).digest()[:8], "big") >> 1
+
+
+def _dev_steps(config: TrainConfig) -> list[int]:
+    """The steps after which the dev set is evaluated: every ``dev_every`` and the last."""
+    if not config.dev_every:
+        return []
+    return sorted({*range(config.dev_every, config.steps + 1, config.dev_every), config.steps})
+
+
+def _dev_terms(
+    generator: Generator,
+    inn: INN,
+    energy: EnergySum,
+    config: TrainConfig,
+    condition: UniformCondition | DiscreteCondition | None,
+    device: torch.device | str,
+    autocast: torch.dtype | None,
+) -> dict[str, float]:
+    """Eq. 10's terms at their full weights, each the mean over the dev set, with ``loss`` their sum.
+
+    The dev set is redrawn from its own seed each time (ε, conditions and the energies' random draws), so
+    every evaluation of a run sees the same draws and the training stream is untouched.
+    """
+    rng = torch.Generator().manual_seed(_dev_seed(config.seed))
+    n, sums = config.dev_samples, {}
+    with torch.no_grad():
+        for start in range(0, n, config.batch_size):
+            m = min(config.batch_size, n - start)
+            eps = torch.randn(m, inn.dim, generator=rng).to(device)
+            cond = ref = None
+            if condition is not None:
+                cond = condition.sample(m, rng).to(device)
+                if "x_ref" in energy.needs:
+                    ref = condition.reference_batch(m).to(device)
+            terms, _ = _loss_terms(generator, inn, energy, eps, cond, ref, rng, autocast=autocast)
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value.item() * m / n
+    return {"loss": sum(sums.values()), **sums}
 
 
 def train(
@@ -409,7 +513,8 @@ def train(
         inn: the INN f_θ (its ``cond_dim`` must match ``condition``).
         energy: E_C as a named, weighted sum.
         config: optimisation settings.
-        out_dir: where ``train_state.pt`` (resumable), ``inn.pt`` (final) and ``loss.csv`` go.
+        out_dir: where ``train_state.pt`` (resumable), ``inn.pt`` (final), ``loss.csv`` and, with a dev
+            set (``config.dev_every``), ``dev.csv`` go.
         condition: condition sampler for a conditional INN (with its reference ρ₀ for paired energies).
         metadata: stored in checkpoints (generator entry, control spec, config hash, ...).
         resume: continue from ``out_dir/train_state.pt`` if present.
@@ -417,14 +522,15 @@ def train(
         stop_after: stop (after checkpointing) once this step is reached — to simulate a kill in tests.
 
     Returns:
-        The final checkpoint, the loss log, the steps done and the last step's loss.
+        The final checkpoint (with a dev set: the best state on it), the loss log, the steps done and the
+        last step's loss; with a dev set also its log, the selected step and its dev value.
 
     Raises:
         FolderInUseError: another process is writing ``out_dir`` (:func:`promptgen.lock.lock_folder`).
         NonFiniteLossError: a loss term or the gradient became NaN or infinite; the state before that
             step is saved, so a resume replays it exactly.
         TrainingInterrupted: Ctrl-C; the last periodic state is kept.
-        LossLogError: resuming, but ``loss.csv`` lacks rows up to the state's step.
+        LossLogError: resuming, but ``loss.csv`` (or ``dev.csv``) lacks rows up to the state's step.
     """
     out = Path(out_dir)
     if (condition is None) != (inn.cond_dim == 0) or (
@@ -435,9 +541,12 @@ def train(
         raise ConfigError("condition: paired energies (identity) need a conditional INN with a reference")
     # the generator's weights are part of the run: a state file trained against other weights (a replaced
     # checkpoint at the same path) is never resumed
-    meta = {**(metadata or {}), "train": asdict(config), "generator_state": state_fingerprint(generator)}
+    train_keys = asdict(config)
+    if not config.dev_every:  # a run without a dev set keeps the identity it had before these keys
+        train_keys = {k: v for k, v in train_keys.items() if not k.startswith("dev_")}
+    meta = {**(metadata or {}), "train": train_keys, "generator_state": state_fingerprint(generator)}
     with lock_folder(out):
-        remove_temporaries(out, (STATE_FILE, FINAL_FILE, LOG_FILE))
+        remove_temporaries(out, (STATE_FILE, FINAL_FILE, LOG_FILE, DEV_FILE))
         return _train_locked(
             generator, inn, energy, config, out, condition, meta, device, resume, progress, stop_after
         )
@@ -463,7 +572,8 @@ def _train_locked(
     opt = torch.optim.AdamW(inn.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     rng = torch.Generator().manual_seed(config.seed)
     state_path = out / STATE_FILE
-    step = _resume(state_path, resume, meta, inn, opt, rng, device)
+    best = _Best() if config.dev_every else None
+    step = _resume(state_path, resume, meta, inn, opt, rng, device, best)
     saved = step  # the step of the state on disk
     logger.info(
         "training %d steps into %s, %s",
@@ -475,6 +585,12 @@ def _train_locked(
     autocast = training_autocast_dtype(config.precision, torch.device(device), "train.precision")
     names = ["jac", "prior", *energy.energies.keys()]
     log = _Log(out / LOG_FILE, ["step", "loss", *names, "lr", "grad_norm", "seconds"], step)
+    dev_steps = _dev_steps(config)
+    dev_log = None
+    if best is not None:
+        dev_columns = ["step", "loss", *names, f"metric_{config.dev_metric}", "best_step", "seconds"]
+        dev_log = _Log(out / DEV_FILE, dev_columns, step, lambda k: [s for s in dev_steps if s <= k])
+    logs = [log] if dev_log is None else [log, dev_log]
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train INN", dynamic_ncols=True)
     report = _Progress(config.steps, step)
     loss_value = float("nan")
@@ -511,17 +627,17 @@ def _train_locked(
                         config.energy_scale(step),
                     )
                 except NonFiniteEnergyError as err:
-                    _fail(state_path, inn, opt, rng_before, step, meta, str(err), log)
+                    _fail(state_path, inn, opt, rng_before, step, meta, str(err), logs, best)
                 for name, value in terms.items():
                     if not torch.isfinite(value):
                         what = f"loss term {name!r} = {value.item()}"
-                        _fail(state_path, inn, opt, rng_before, step, meta, what, log)
+                        _fail(state_path, inn, opt, rng_before, step, meta, what, logs, best)
                     sums[name] += value.item() / config.grad_accum
                 (surrogate / config.grad_accum).backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(inn.parameters(), config.grad_clip)
             if not torch.isfinite(grad_norm):
                 what = f"gradient norm = {grad_norm.item()}"
-                _fail(state_path, inn, opt, rng_before, step, meta, what, log)
+                _fail(state_path, inn, opt, rng_before, step, meta, what, logs, best)
             opt.step()
             step += 1
             loss_value = sum(sums.values())
@@ -538,9 +654,14 @@ def _train_locked(
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4g}")
             report.update(step, loss_value)
+            if dev_log is not None and step in dev_steps:
+                _evaluate_dev(
+                    generator, inn, energy, config, condition, device, autocast, step, best, dev_log
+                )
             if step % config.checkpoint_every == 0 or step == config.steps or step == stop_after:
-                log.sync()
-                _save_state(state_path, inn, opt, rng.get_state(), step, meta)
+                for f in logs:
+                    f.sync()
+                _save_state(state_path, inn, opt, rng.get_state(), step, meta, best)
                 saved = step
             if stop_after is not None and step >= stop_after:
                 break
@@ -550,11 +671,49 @@ def _train_locked(
         raise TrainingInterrupted(msg) from None  # the caller reports it, once
     finally:
         bar.close()
-        log.close()
+        for f in logs:
+            f.close()
     final = out / FINAL_FILE
+    result = TrainResult(checkpoint=final, log=out / LOG_FILE, steps=step, final_loss=loss_value)
     if step >= config.steps:
-        save_inn(inn, final, {**meta, "steps": step})
-    return TrainResult(checkpoint=final, log=out / LOG_FILE, steps=step, final_loss=loss_value)
+        final_meta = {**meta, "steps": step}
+        if best is not None:
+            result.dev_log, result.dev_step, result.dev_value = out / DEV_FILE, best.step, best.value
+            if best.inn is None:
+                logger.warning("train: no dev evaluation of %s was finite; %s is the last state", out, final)
+                result.dev_step = step
+            else:
+                inn.load_state_dict(best.inn)
+                logger.info(
+                    "train: the best dev %s, %.5g, is step %d's", config.dev_metric, best.value, best.step
+                )
+            final_meta["dev"] = {"metric": config.dev_metric, "step": result.dev_step, "value": best.value}
+        save_inn(inn, final, final_meta)
+    return result
+
+
+def _evaluate_dev(
+    generator: Generator,
+    inn: INN,
+    energy: EnergySum,
+    config: TrainConfig,
+    condition: UniformCondition | DiscreteCondition | None,
+    device: torch.device | str,
+    autocast: torch.dtype | None,
+    step: int,
+    best: _Best,
+    dev_log: _Log,
+) -> None:
+    """Evaluate the dev set after ``step``, offer the state to ``best`` and append the row to ``dev.csv``."""
+    t0 = time.perf_counter()
+    terms = _dev_terms(generator, inn, energy, config, condition, device, autocast)
+    value = terms["loss"] if config.dev_metric == "loss" else terms["loss"] - terms["jac"] - terms["prior"]
+    best.offer(step, value, inn)
+    row = {**terms, f"metric_{config.dev_metric}": value, "best_step": best.step}
+    dev_log.write({**row, "step": step, "seconds": time.perf_counter() - t0})
+    logger.info(
+        "step %d/%d, dev %s %.5g (best: step %d)", step, config.steps, config.dev_metric, value, best.step
+    )
 
 
 def _resume(
@@ -565,8 +724,9 @@ def _resume(
     opt: torch.optim.Optimizer,
     rng: torch.Generator,
     device: torch.device | str,
+    best: _Best | None = None,
 ) -> int:
-    """Load the state file into ``inn``, ``opt`` and ``rng`` and return its step, or start over: 0.
+    """Load the state file into ``inn``, ``opt``, ``rng`` and ``best`` and return its step, or start over: 0.
 
     Starting over deletes the folder's old state and final INN (another run's, or one not to be resumed),
     so that no file in the folder belongs to another run once this one has begun.
@@ -577,11 +737,15 @@ def _resume(
             inn.load_state_dict(state["inn"])
             opt.load_state_dict(state["optimizer"])
             rng.set_state(state["rng"])
+            if best is not None:
+                kept = state["best"]
+                best.step, best.value, best.inn = kept["step"], kept["value"], kept["inn"]
             return int(state["step"])
         # another spec's state (a changed config re-run in the same place): never continue it
         logger.warning("train: %s belongs to a different run configuration; starting over", state_path)
     state_path.unlink(missing_ok=True)
     state_path.with_name(FINAL_FILE).unlink(missing_ok=True)
+    state_path.with_name(DEV_FILE).unlink(missing_ok=True)
     return 0
 
 
@@ -598,9 +762,12 @@ def _fail(
     step: int,
     meta: dict,
     what: str,
-    log: _Log,
+    logs: list[_Log],
+    best: _Best | None,
 ) -> None:
-    """Save the state as it was before the failing step (RNG included), then raise one line."""
-    log.sync()
-    _save_state(path, inn, opt, rng_state, step, meta)
+    """Save the state as it was before the failing step (RNG and best dev state included), then raise one
+    line."""
+    for log in logs:
+        log.sync()
+    _save_state(path, inn, opt, rng_state, step, meta, best)
     raise NonFiniteLossError(f"non-finite loss at step {step + 1}: {what}; last good state saved to {path}")

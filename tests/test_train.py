@@ -10,7 +10,7 @@ from promptgen.flows import INN
 from promptgen.generators import IdentityGenerator
 from promptgen.kl import estimate_kl
 from promptgen.registry import ConfigError
-from promptgen.train import NonFiniteLossError, TrainConfig, _loss_terms, train
+from promptgen.train import NonFiniteLossError, TrainConfig, _Best, _dev_terms, _loss_terms, train
 
 
 def _setup(seed: int = 0):
@@ -317,3 +317,107 @@ def test_energy_warmup_ramps_the_energy_weights_then_trains_eq10(tmp_path) -> No
     assert float(ramped["q"]) == pytest.approx(0.5 * float(first["q"]), rel=1e-6)
     assert float(ramped["jac"]) == pytest.approx(float(first["jac"]), rel=1e-6)
     assert logs[0.0][1]["q"] != logs[0.5][1]["q"]  # the ramp changed the first update
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "message"),
+    [
+        ("dev_every", -1, "train.dev_every: expected an integer ≥ 0, got -1"),
+        ("dev_every", 2.5, "train.dev_every: expected an integer ≥ 0, got 2.5"),
+        ("dev_samples", 0, "train.dev_samples: expected an integer ≥ 1, got 0"),
+        ("dev_samples", "many", "train.dev_samples: expected an integer ≥ 1, got 'many'"),
+        ("dev_metric", "kl", "train.dev_metric: expected one of loss, energy, got 'kl'"),
+    ],
+)
+def test_bad_dev_settings_are_one_line_errors_naming_the_key(key, bad, message) -> None:
+    with pytest.raises(ConfigError) as err:
+        TrainConfig.from_dict({key: bad})
+    assert str(err.value) == message
+
+
+def _dev_rows(out) -> list[dict[str, str]]:
+    with open(out / "dev.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_without_a_dev_set_the_run_writes_no_dev_log_and_keeps_its_identity(tmp_path) -> None:
+    gen, inn, energy = _setup()
+    res = train(gen, inn, energy, TrainConfig(steps=3, batch_size=4), tmp_path, progress=False)
+    assert not (tmp_path / "dev.csv").exists() and res.dev_step is None
+    assert not any(k.startswith("dev_") for k in load_inn(res.checkpoint)[1]["train"])
+
+
+@pytest.mark.parametrize("metric", ["loss", "energy"])
+def test_the_final_inn_is_the_best_state_on_the_dev_set(tmp_path, metric) -> None:
+    # lr 0.2 overshoots: the dev value is lowest at an early evaluation (step 2 or 4), not the last
+    cfg = TrainConfig(steps=12, batch_size=16, lr=0.2, grad_clip=100.0, dev_every=2, dev_samples=40)
+    cfg.dev_metric = metric
+    gen, inn, energy = _setup()
+    res = train(gen, inn, energy, cfg, tmp_path, progress=False)
+    rows = _dev_rows(tmp_path)
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8, 10, 12]
+    values = [float(r[f"metric_{metric}"]) for r in rows]
+    best = 2 * (values.index(min(values)) + 1)  # the first of equal values
+    assert res.dev_step == best < 12 and int(rows[-1]["best_step"]) == best
+    for r in rows:  # the row's terms add up; the energy metric leaves out the INN's own terms
+        terms = float(r["jac"]) + float(r["prior"]) + float(r["q"])
+        assert float(r["loss"]) == pytest.approx(terms, rel=1e-6, abs=1e-6)
+        own = float(r["q"]) if metric == "energy" else float(r["loss"])
+        assert float(r[f"metric_{metric}"]) == pytest.approx(own, rel=1e-6, abs=1e-6)
+    # inn.pt holds the state whose dev value is the minimum: evaluating it again gives that value
+    saved, meta = load_inn(res.checkpoint)
+    assert meta["dev"] == {"metric": metric, "step": best, "value": min(values)}
+    again = _dev_terms(gen, saved, energy, cfg, None, "cpu", None)
+    again_value = again["loss"] - (again["jac"] + again["prior"] if metric == "energy" else 0.0)
+    assert again_value == pytest.approx(min(values), rel=1e-6)
+    last = torch.load(tmp_path / "train_state.pt", weights_only=False)["inn"]
+    assert any(not torch.equal(last[k], v) for k, v in saved.state_dict().items())
+
+
+def test_the_dev_set_is_fixed_and_apart_from_the_training_stream(tmp_path) -> None:
+    gen, inn, energy = _setup()
+    cfg = TrainConfig(steps=4, batch_size=8, dev_every=2, dev_samples=24, seed=5)
+    first = _dev_terms(gen, inn, energy, cfg, None, "cpu", None)
+    assert _dev_terms(gen, inn, energy, cfg, None, "cpu", None) == first  # the same draws each time
+    assert _dev_terms(gen, inn, energy, TrainConfig(dev_samples=24, seed=6), None, "cpu", None) != first
+    # the same run with and without a dev set trains the same parameters
+    for dev_every in (0, 2):
+        gen, inn, energy = _setup()
+        cfg = TrainConfig(steps=4, batch_size=8, dev_every=dev_every, seed=5)
+        train(gen, inn, energy, cfg, tmp_path / str(dev_every), progress=False)
+    losses = [(tmp_path / str(d) / "loss.csv").read_text().splitlines() for d in (0, 2)]
+    assert [r.rsplit(",", 1)[0] for r in losses[0]] == [r.rsplit(",", 1)[0] for r in losses[1]]
+
+
+def test_a_killed_run_with_a_dev_set_resumes_to_the_same_inn_and_logs(tmp_path) -> None:
+    cfg = TrainConfig(
+        steps=12, batch_size=16, lr=0.2, grad_clip=100.0, checkpoint_every=3, dev_every=2, dev_samples=40
+    )
+    gen, inn, energy = _setup()
+    straight = train(gen, inn, energy, cfg, tmp_path / "straight", progress=False)
+    for stop in (5, 8):  # the best state is step 2's (lr 0.2 overshoots): both resumes must keep it
+        gen, inn, energy = _setup()
+        train(gen, inn, energy, cfg, tmp_path / "killed", progress=False, stop_after=stop)
+        with open(tmp_path / "killed" / "dev.csv", "ab") as f:  # a row a killed run wrote past its state
+            f.write(b"99,1.0,1.0,1.0,1.0,1.0,99,0.1\n")
+    gen, inn, energy = _setup()
+    resumed = train(gen, inn, energy, cfg, tmp_path / "killed", progress=False)
+    assert (resumed.dev_step, resumed.dev_value) == (straight.dev_step, straight.dev_value)
+    a, b = ((tmp_path / d / "inn.pt").read_bytes() for d in ("straight", "killed"))
+    assert a == b
+
+    def without_seconds(d):
+        return [r.rsplit(",", 1)[0] for r in (tmp_path / d / "dev.csv").read_text().splitlines()]
+
+    assert without_seconds("killed") == without_seconds("straight")
+
+
+def test_best_keeps_the_earliest_of_equal_dev_values_and_never_a_nan() -> None:
+    best, inn = _Best(), INN(4, blocks=1, hidden=8, seed=0)
+    for step, value in [(2, float("nan")), (4, 3.0), (6, 3.0), (8, float("nan")), (10, 5.0)]:
+        best.offer(step, value, inn)
+    assert (best.step, best.value) == (4, 3.0)
+    assert (
+        best.inn is not None
+        and best.inn["blocks.0.global_scale"].data_ptr() != inn.blocks[0].global_scale.data_ptr()
+    )

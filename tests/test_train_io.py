@@ -26,7 +26,8 @@ from promptgen.lock import FolderInUseError, lock_folder
 from promptgen.train import LossLogError, NonFiniteLossError, TrainConfig, TrainingInterrupted, train
 
 ROOT = Path(__file__).resolve().parents[1]
-# A CLI training of a few seconds: a state write every 3 steps, so kills land in and between writes.
+# A CLI training of a few seconds: a state write every 3 steps, so kills land in and between writes; a dev
+# evaluation every 7 steps, so they land between dev rows and the best dev state must survive them.
 SPEC = {
     "generator": {"kind": "identity", "latent_dim": 8},
     "device": "cpu",
@@ -39,7 +40,15 @@ SPEC = {
             "sigma": 0.6,
         }
     },
-    "train": {"steps": 120, "batch_size": 64, "lr": 0.003, "checkpoint_every": 3, "seed": 0},
+    "train": {
+        "steps": 120,
+        "batch_size": 64,
+        "lr": 0.003,
+        "checkpoint_every": 3,
+        "seed": 0,
+        "dev_every": 7,
+        "dev_samples": 128,
+    },
 }
 
 
@@ -65,6 +74,12 @@ def _steps(out: Path) -> list[int]:
         return [int(r["step"]) for r in csv.DictReader(f)]
 
 
+def _dev_rows(out: Path) -> list[list[str]]:
+    """dev.csv's rows without their ``seconds`` column."""
+    with open(out / "dev.csv", newline="") as f:
+        return [row[:-1] for row in csv.reader(f)]
+
+
 def _wait_for_rows(proc: subprocess.Popen, out: Path, more_than: int, timeout: float = 120) -> bool:
     """Wait until loss.csv has more than ``more_than`` rows; False if the process ended first."""
     end = time.monotonic() + timeout
@@ -85,8 +100,8 @@ def _wait_for_state_write(proc: subprocess.Popen, out: Path, timeout: float = 10
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> tuple[Path, bytes]:
-    """The spec file and the inn.pt bytes of one uninterrupted CLI run."""
+def reference(tmp_path_factory) -> tuple[Path, bytes, list[list[str]]]:
+    """The spec file, the inn.pt bytes and the dev.csv rows of one uninterrupted CLI run."""
     tmp = tmp_path_factory.mktemp("reference")
     spec = tmp / "spec.yaml"
     spec.write_text(yaml.safe_dump(SPEC))
@@ -94,13 +109,15 @@ def reference(tmp_path_factory) -> tuple[Path, bytes]:
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert _steps(tmp / "run") == list(range(1, SPEC["train"]["steps"] + 1))
-    return spec, (tmp / "run" / "inn.pt").read_bytes()
+    dev_steps = [int(row[0]) for row in _dev_rows(tmp / "run")[1:]]
+    assert dev_steps == [*range(7, 120, 7), 120]
+    return spec, (tmp / "run" / "inn.pt").read_bytes(), _dev_rows(tmp / "run")
 
 
 def _kill_loop(reference, out: Path, kills: int, seed: int) -> list[str]:
     """Train with ``kills`` random kill -9s (every other one while a state file is being written), then
     to the end; returns what each kill hit."""
-    spec, _ = reference
+    spec = reference[0]
     rnd, hits = random.Random(seed), []
     while len(hits) < kills:
         before = _rows(out)
@@ -122,9 +139,10 @@ def _kill_loop(reference, out: Path, kills: int, seed: int) -> list[str]:
 
 
 def _assert_same_as_reference(reference, out: Path) -> None:
-    _, inn_bytes = reference
+    _, inn_bytes, dev_rows = reference
     assert _steps(out) == list(range(1, SPEC["train"]["steps"] + 1))
     assert (out / "inn.pt").read_bytes() == inn_bytes
+    assert _dev_rows(out) == dev_rows
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -142,7 +160,7 @@ def test_ten_random_kills_leave_one_row_per_step_and_the_same_inn(reference, tmp
 
 
 def test_a_second_writer_is_refused_with_one_line_and_the_first_is_intact(reference, tmp_path) -> None:
-    spec, _ = reference
+    spec = reference[0]
     out = tmp_path / "run"
     first = _start(spec, out)
     assert _wait_for_rows(first, out, 0)
@@ -160,7 +178,7 @@ def test_a_second_writer_is_refused_with_one_line_and_the_first_is_intact(refere
 
 
 def test_ctrl_c_ends_with_one_line_and_keeps_the_saved_state(reference, tmp_path) -> None:
-    spec, _ = reference
+    spec = reference[0]
     out = tmp_path / "run"
     proc = _start(spec, out)
     assert _wait_for_rows(proc, out, 4)
