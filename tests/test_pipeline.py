@@ -23,7 +23,7 @@ TARGETS = {
     "tableA.csv": ["tableA_target"],
     "summary.md": [
         "summary",
-        "table2_train",
+        "table2_fit",
         "table3_eval",
         "table4_eval",
         "table5_shares",
@@ -205,6 +205,14 @@ def test_a_style_space_method_on_a_generator_without_one_is_one_line(tmp_path) -
         "kind": "python",
         "python": "tests.plugins.methods:make_style_method",
     }
+    path = tmp_path / "ok.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = _snakemake(
+        f"{tmp_path}/table2.csv", "-n", "--configfile", str(path), "--config", f"results={tmp_path}"
+    )
+    assert res.returncode == 0, res.stdout[-2000:]  # without an entry, a generator runs the methods it can
+    assert "/promptgen.csv" in res.stdout and "/styler.csv" not in res.stdout
+    cfg["table2"]["generator_methods"] = {"user": ["unmodified", "styler"]}  # configured for it explicitly
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(cfg))
     res = _snakemake(

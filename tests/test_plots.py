@@ -72,7 +72,7 @@ def _table2() -> pd.DataFrame:
                 rows.append(
                     {"generator": gen, "method": method, "judge": judge, "kl_gender": values[0],
                      "kl_eyeglasses": values[1], "kl_gender_std": 1e-3, "kl_eyeglasses_std": 1e-7,
-                     "noise_floor_pairs": 9.4e-5, "source": "measured"}
+                     "iid_reference_pairs": 9.4e-5, "source": "measured"}
                 )  # fmt: skip
     rows.append(
         {"generator": "StyleGAN2", "method": "FairStyle", "judge": "paper", "kl_gender": 3.2e-7,
