@@ -92,7 +92,11 @@ def _subschema(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[st
     if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
         return schema
     target = root["$defs"][ref.removeprefix("#/$defs/")]
-    return {**_subschema(target, root), **{k: v for k, v in schema.items() if k != "$ref"}}
+    base = _subschema(target, root)
+    merged = {**base, **{k: v for k, v in schema.items() if k != "$ref"}}
+    if "properties" in base and "properties" in schema:
+        merged["properties"] = {**base["properties"], **schema["properties"]}
+    return merged
 
 
 def _coerce(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
@@ -131,12 +135,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _describe(err: Any) -> str:
+def _describe(err: Any, root: Mapping[str, Any]) -> str:
     """One line for a jsonschema ValidationError: the key's path, what was expected and the value."""
     path, kind, expect, value = _path(err.absolute_path), err.validator, err.validator_value, err.instance
     here = path or "config"
-    if kind == "additionalProperties":
-        known = sorted(err.schema.get("properties", {}))
+    if kind in ("additionalProperties", "unevaluatedProperties"):
+        known = sorted(_subschema(err.schema, root).get("properties", {}))
         extra = sorted(str(k) for k in value if k not in known)
         key = f"{path}.{extra[0]}" if path else extra[0]
         return f"{key}: unknown key (known: {', '.join(known)})"
@@ -187,7 +191,7 @@ def validate(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any
     errors = sorted(_default_validator(schema).iter_errors(config), key=lambda e: _path(e.absolute_path))
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(_describe(errors[0]) + more)
+        raise ConfigError(_describe(errors[0], schema) + more)
     return config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["control_spec", "generator_section"]
+__all__ = ["SECTION_KEYS", "control_spec", "generator_section"]
 
 
 def control_spec(
@@ -28,8 +28,13 @@ def control_spec(
     }
 
 
+# Keys of a generator_train entry that replace the section's own keys, not its train keys (λ per generator).
+SECTION_KEYS = ("weight", "class_weights")
+
+
 def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> dict[str, Any]:
-    """A table's config section with ``generator_train[gen_name]`` merged over its ``train``.
+    """A table's config section with ``generator_train[gen_name]`` merged over its ``train``; the entry's
+    ``weight`` and ``class_weights`` (where the section's schema allows them) replace the section's own.
 
     ``generator_train`` itself is left out, so a rule's params change only when this generator's settings
     do (Snakemake re-runs a job whose params changed). ``key`` names the section in errors (``table5``).
@@ -46,4 +51,6 @@ def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> di
     if unknown:
         raise ConfigError(f"{key}.generator_train: {unknown} not in {key}.generators {known}")
     rest = {k: v for k, v in section.items() if k != "generator_train"}
-    return {**rest, "train": {**dict(section["train"]), **dict(overrides.get(gen_name) or {})}}
+    mine = dict(overrides.get(gen_name) or {})
+    lifted = {k: mine.pop(k) for k in SECTION_KEYS if k in mine}
+    return {**rest, **lifted, "train": {**dict(section["train"]), **mine}}

@@ -66,6 +66,7 @@ __all__ = [
     "judge_pool",
     "method_images",
     "method_names",
+    "table2_group_weights",
     "table2_groups",
     "train_spec",
 ]
@@ -78,6 +79,27 @@ def table2_groups(attributes: list[str]) -> list[tuple[int, ...]]:
     """The attribute groups Table 2 requests: each column's attributes, then all of them (the joint task)."""
     groups = list(column_groups(attributes).values())
     return [*groups, tuple(range(len(attributes)))]
+
+
+def table2_group_weights(t2: Mapping[str, Any]) -> list[float] | None:
+    """How often PromptGen's training draws each group of :func:`table2_groups` (``table2.group_weights``:
+    column name or ``joint`` -> relative weight, default 1); None when every group has weight 1.
+
+    Raises:
+        ConfigError: a name that is not a column or ``joint``, or a weight that is not a number >= 0.
+    """
+    given = dict(t2.get("group_weights") or {})
+    names = [*column_groups(list(t2["attributes"])), "joint"]
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise ConfigError(f"table2.group_weights: unknown groups {unknown} (groups: {', '.join(names)})")
+    for name, w in given.items():
+        if isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w < float("inf"):
+            raise ConfigError(f"table2.group_weights.{name}: expected a number >= 0, got {w!r}")
+    weights = [float(given.get(n, 1.0)) for n in names]
+    if sum(weights) <= 0:
+        raise ConfigError("table2.group_weights: at least one group needs a weight > 0")
+    return None if all(w == 1.0 for w in weights) else weights
 
 
 def train_spec(
@@ -98,6 +120,7 @@ def train_spec(
         device=device,
         seed=int(seed),
         state_dir=Path("."),
+        group_weights=table2_group_weights(t2),
     )
     return PromptGen().spec(ctx)
 
@@ -227,6 +250,7 @@ class _Setup:
             state_dir=Path(state_dir),
             pool=pool,
             batch_size=int(self.t2["batch_size"]),
+            group_weights=table2_group_weights(self.t2),
         )
 
 

@@ -9,8 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from eval.table2 import method_names
-from promptgen.methods import DebiasMethod, build_method, check_needs, generator_provides, missing_needs
+from eval.specs import generator_section
+from eval.table2 import method_names, table2_group_weights
+from promptgen.methods import (
+    DebiasMethod,
+    build_method,
+    check_needs,
+    class_scale,
+    generator_provides,
+    missing_needs,
+)
 from promptgen.registry import ConfigError
 
 __all__ = ["Table2Plan"]
@@ -25,7 +33,8 @@ class Table2Plan:
 
     Raises:
         ConfigError: an unknown generator, method or ``generator_methods`` key; overlapping ``seeds`` and
-            ``tuning_seeds``; a method whose needs its generator does not provide (one line naming both).
+            ``tuning_seeds``; a method whose needs its generator does not provide (one line naming both); a
+            ``class_weights`` or ``group_weights`` entry that names no class or group of the table.
     """
 
     def __init__(self, config: Mapping[str, Any], results: Callable[[str], str]):
@@ -43,8 +52,18 @@ class Table2Plan:
                 f"table2.seeds and table2.tuning_seeds share {overlap}: reported seeds must not be the ones "
                 "settings were chosen on"
             )
+        table2_group_weights(self.t2)
         for gen in self.t2["generators"]:
             self.methods_of(gen)
+            own = (self.t2.get("generator_train") or {}).get(gen) or {}
+            section = generator_section(self.t2, gen, "table2")
+            where = f"table2.generator_train.{gen}.class_weights" if "class_weights" in own else None
+            class_scale(
+                section.get("class_weights") or {},
+                self.t2["attributes"],
+                section["weight"],
+                where or "table2.class_weights",
+            )
 
     def methods_of(self, gen: str) -> dict[str, DebiasMethod]:
         """{method name: built method} of one configured generator (a derived one runs its base's)."""

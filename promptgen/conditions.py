@@ -10,7 +10,14 @@ from torch import Tensor
 
 from promptgen.registry import ConfigError
 
-__all__ = ["DiscreteCondition", "UniformCondition", "build_condition", "encode_partial", "partial_targets"]
+__all__ = [
+    "DiscreteCondition",
+    "UniformCondition",
+    "build_condition",
+    "encode_partial",
+    "parse_combination",
+    "partial_targets",
+]
 
 
 class UniformCondition:
@@ -82,20 +89,32 @@ class DiscreteCondition:
         return cls(torch.cartesian_prod(*[torch.tensor([0.0, 1.0])] * k).reshape(-1, k).tolist())
 
     @classmethod
-    def partial(cls, k: int, groups: Sequence[Sequence[int]]) -> DiscreteCondition:
+    def partial(
+        cls, k: int, groups: Sequence[Sequence[int]], group_weights: Sequence[float] | None = None
+    ) -> DiscreteCondition:
         """Partial specifications of k binary attributes (:func:`encode_partial`): for each group of
-        attribute indices, every combination of its attributes with the others free. Each group is drawn
-        with equal probability and, within it, each combination (a group of g attributes: 2^g rows)."""
+        attribute indices, every combination of its attributes with the others free. Group i is drawn with
+        probability ∝ ``group_weights[i]`` (default: equal) and, within it, each combination (a group of g
+        attributes: 2^g rows) with equal probability."""
         if k < 1 or not groups:
             raise ConfigError("condition: kind 'partial' needs k >= 1 and a non-empty list of groups")
+        shares = [1.0] * len(groups) if group_weights is None else list(group_weights)
+        if len(shares) != len(groups) or any(
+            isinstance(w, bool) or not isinstance(w, int | float) or not 0 <= w < float("inf") for w in shares
+        ):
+            raise ConfigError(
+                f"condition.group_weights: expected {len(groups)} numbers >= 0, one per group, got {shares!r}"
+            )
+        if sum(shares) <= 0:
+            raise ConfigError("condition.group_weights: at least one group needs a weight > 0")
         rows, weights = [], []
-        for group in groups:
+        for group, share in zip(groups, shares, strict=True):
             idx = [int(i) for i in group]
             if not idx or len(set(idx)) != len(idx) or not all(0 <= i < k for i in idx):
                 raise ConfigError(f"condition.groups: {list(group)} is not a set of indices in [0, {k})")
             targets = partial_targets(k, idx, 1)
             rows.append(encode_partial(targets))
-            weights += [1.0 / len(targets)] * len(targets)
+            weights += [float(share) / len(targets)] * len(targets)
         return cls(torch.cat(rows).tolist(), weights)
 
     @property
@@ -125,6 +144,28 @@ def partial_targets(k: int, group: Sequence[int], per_class: int) -> Tensor:
     return out.repeat_interleave(per_class, dim=0)
 
 
+def parse_combination(text: str, attributes: Sequence[str], where: str) -> Tensor:
+    """A request row (k,) of 1, 0 and −1 (free) from ``"eyeglasses=1,young=1"`` over ``attributes``.
+
+    Raises:
+        ConfigError: naming ``where`` and the text, for an unknown attribute, a value other than 0 or 1,
+            an attribute given twice or an empty text.
+    """
+    row = torch.full((len(attributes),), -1.0)
+    parts = [p.strip() for p in str(text).split(",")]
+    for part in parts:
+        name, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or name not in attributes or value not in ("0", "1"):
+            raise ConfigError(
+                f"{where}: {text!r} is not a combination 'attribute=0|1,...' over {list(attributes)}"
+            )
+        j = list(attributes).index(name)
+        if row[j] >= 0:
+            raise ConfigError(f"{where}: {text!r} names {name!r} twice")
+        row[j] = float(value)
+    return row
+
+
 def encode_partial(targets: Tensor) -> Tensor:
     """Requests (n, k) of 1 (on), 0 (off) or −1 (free) as an INN condition (n, 2k): coordinates [0, k) are 1
     where an attribute is on, [k, 2k) are 1 where it is off; a free attribute is 0 in both."""
@@ -134,7 +175,7 @@ def encode_partial(targets: Tensor) -> Tensor:
 
 def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | DiscreteCondition | None:
     """``{kind: uniform, low, high, reference}``, ``{kind: discrete, values, weights}``, ``{kind: binary, k}``
-    or ``{kind: partial, k, groups}`` (:meth:`DiscreteCondition.partial`)."""
+    or ``{kind: partial, k, groups, group_weights}`` (:meth:`DiscreteCondition.partial`)."""
     if spec is None:
         return None
     spec = dict(spec)
@@ -143,7 +184,7 @@ def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | Discre
         "uniform": {"low", "high", "reference"},
         "discrete": {"values", "weights"},
         "binary": {"k"},
-        "partial": {"k", "groups"},
+        "partial": {"k", "groups", "group_weights"},
     }
     if kind not in allowed:
         raise ConfigError(f"condition.kind: unknown condition kind {kind!r} (one of {', '.join(allowed)})")
@@ -155,5 +196,7 @@ def build_condition(spec: Mapping[str, Any] | None) -> UniformCondition | Discre
     if kind == "binary":
         return DiscreteCondition.binary(int(spec.get("k", 0)))
     if kind == "partial":
-        return DiscreteCondition.partial(int(spec.get("k", 0)), spec.get("groups") or [])
+        return DiscreteCondition.partial(
+            int(spec.get("k", 0)), spec.get("groups") or [], spec.get("group_weights")
+        )
     return UniformCondition(**spec)

@@ -39,7 +39,8 @@ requested combination (e.g. the resampling reference's effective sample size).
 
 :class:`MethodContext` gives the generator at its evaluation ψ, the control classifier (``ctx.control``, a
 module returning a dict of logits per head), the control energy weight λ, the table's attribute names, the
-groups of attributes the table will request (``ctx.groups``), the config entries needed to train
+groups of attributes the table will request (``ctx.groups``) and how often a training draws each
+(``ctx.group_weights``, default equally often), the config entries needed to train
 (``ctx.gen_cfg``, ``ctx.section``, ``ctx.control_entry``), the pool and the device.
 """
 
@@ -70,6 +71,7 @@ __all__ = [
     "Unmodified",
     "build_method",
     "check_needs",
+    "class_scale",
     "generator_provides",
 ]
 
@@ -117,6 +119,7 @@ class MethodContext:
     state_dir: Path
     pool: PriorPool | None = None
     batch_size: int = 256
+    group_weights: list[float] | None = None
 
     def __getattribute__(self, name: str) -> Any:
         value = object.__getattribute__(self, name)
@@ -259,21 +262,31 @@ class Resample(DebiasMethod):
 @METHODS.register("promptgen")
 class PromptGen(DebiasMethod):
     """One conditional INN per (generator, seed) over partial specifications of the attributes
-    (:meth:`promptgen.conditions.DiscreteCondition.partial` with ``ctx.groups``; energy
-    ``partial-classifier``, weight λ), trained with the section's ``inn`` and ``train`` settings; sampled as
+    (:meth:`promptgen.conditions.DiscreteCondition.partial` with ``ctx.groups``, drawn in training with
+    ``ctx.group_weights``; energy ``partial-classifier``, weight λ, and the section's ``class_weights``: λ
+    per requested class), trained with the section's ``inn`` and ``train`` settings; sampled as
     z = f(ε_i, request_i), ε_i seeded by (seed, i)."""
 
     trains = True
 
     def spec(self, ctx: MethodContext) -> dict[str, Any]:
-        """The control spec of the INN (:mod:`promptgen.spec`)."""
+        """The control spec of the INN (:mod:`promptgen.spec`).
+
+        Raises:
+            ConfigError: a ``class_weights`` entry that is not a combination of the attributes or not a λ > 0.
+        """
         energy = {
             "kind": "partial-classifier",
             "weight": ctx.weight,
             "model": dict(ctx.control_entry),
             "heads": list(ctx.attributes),
         }
+        scale = class_scale(ctx.section.get("class_weights") or {}, ctx.attributes, ctx.weight)
+        if scale:
+            energy["class_scale"] = scale
         condition = {"kind": "partial", "k": len(ctx.attributes), "groups": [list(g) for g in ctx.groups]}
+        if ctx.group_weights is not None:
+            condition["group_weights"] = [float(w) for w in ctx.group_weights]
         return {
             "generator": ctx.gen_cfg["generator"],
             "psi": ctx.gen_cfg["psi_train"],
@@ -304,6 +317,32 @@ class PromptGen(DebiasMethod):
         eps = per_sample_normal(seed, range(len(cond)), inn.dim)
         z = torch.cat([inn(e, c)[0] for e, c in zip(eps.split(1024), cond.split(1024), strict=True)])
         return Draws(z=z)
+
+
+def class_scale(
+    class_weights: Mapping[str, Any],
+    attributes: Sequence[str],
+    weight: float,
+    where: str = "table2.class_weights",
+) -> dict[str, float]:
+    """λ per requested class (``{"eyeglasses=1": 300}``) as factors on the energy's λ ``weight``, for the
+    ``partial-classifier`` energy's ``class_scale``.
+
+    Raises:
+        ConfigError: naming ``where`` and the entry, for a key that is not a combination of ``attributes``
+            or a value that is not a number > 0.
+    """
+    from promptgen.conditions import parse_combination
+
+    if not isinstance(class_weights, Mapping):
+        raise ConfigError(f"{where}: expected a mapping 'attribute=0|1,...' -> λ, got {class_weights!r}")
+    out = {}
+    for text, lam in class_weights.items():
+        parse_combination(text, attributes, where)
+        if isinstance(lam, bool) or not isinstance(lam, int | float) or not 0 < lam < float("inf"):
+            raise ConfigError(f"{where}[{text!r}]: expected a λ > 0, got {lam!r}")
+        out[str(text)] = float(lam) / float(weight)
+    return out
 
 
 def build_method(entry: Mapping[str, Any], where: str) -> DebiasMethod:

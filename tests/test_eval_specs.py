@@ -29,3 +29,18 @@ def test_a_misspelt_generator_name_is_named() -> None:
     bad = {**T5, "generator_train": {"vea": {"batch_size": 64}}}
     with pytest.raises(ConfigError, match=r"table5.generator_train: \['vea'\] not in table5.generators"):
         generator_section(bad, "vae", "table5")
+
+
+def test_a_generators_own_lambda_replaces_the_sections() -> None:
+    t2 = {
+        "generators": ["render", "vae"],
+        "weight": 10,
+        "class_weights": {"eyeglasses=1": 30},
+        "train": {"steps": 10},
+        "generator_train": {"vae": {"steps": 5, "weight": 20, "class_weights": {}}},
+    }
+    vae = generator_section(t2, "vae", "table2")
+    assert vae["weight"] == 20 and vae["class_weights"] == {} and vae["train"] == {"steps": 5}
+    render = generator_section(t2, "render", "table2")
+    assert render["weight"] == 10 and render["class_weights"] == {"eyeglasses=1": 30}
+    assert render["train"] == {"steps": 10}

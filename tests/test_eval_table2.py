@@ -15,7 +15,14 @@ import yaml
 
 from eval.debias import column_requests, labels_from_log_probs, request_stats
 from eval.specs import generator_section
-from eval.table2 import _Setup, aggregate_table2, evaluate_method, judge_pool
+from eval.table2 import (
+    _Setup,
+    aggregate_table2,
+    evaluate_method,
+    judge_pool,
+    table2_group_weights,
+    table2_groups,
+)
 from promptgen.conditions import DiscreteCondition, encode_partial, partial_targets
 from promptgen.energies.base import EnergyInput
 from promptgen.energies.classifier import PartialClassifierEnergy
@@ -142,6 +149,63 @@ def test_partial_condition_draws_each_group_equally() -> None:
         [0, 0, 0, 0, 0, 0, 1, 0],
         [0, 0, 1, 0] + [0] * 4,
     ]
+
+
+def test_partial_energy_scales_exactly_the_named_classes() -> None:
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return {"a": x[:, 0], "b": x[:, 1]}
+
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0], [-1.0, 0.0], [2.0, 1.0]])
+    targets = torch.tensor([[1.0, -1.0], [1.0, 1.0], [0.0, 1.0], [-1.0, 1.0]])
+    cond = encode_partial(targets)
+    plain = PartialClassifierEnergy(Fixed(), ["a", "b"])(EnergyInput(x=x, cond=cond))
+    scale = {"a=1": 3.0, "b=1, a=1": 0.5}  # order and spaces inside a key do not matter
+    scaled = PartialClassifierEnergy(Fixed(), ["a", "b"], scale)(EnergyInput(x=x, cond=cond))
+    # a=1 alone is the first request only: a=1,b=1 has its own factor, a=0,b=1 and b=1 alone have none
+    torch.testing.assert_close(scaled / plain, torch.tensor([3.0, 0.5, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [
+        ({"c=1": 2.0}, r"^class_scale: 'c=1' is not a combination 'attribute=0\|1,...' over \['a', 'b'\]$"),
+        ({"a=2": 2.0}, r"^class_scale: 'a=2' is not a combination"),
+        ({"a=1,a=0": 2.0}, r"^class_scale: 'a=1,a=0' names 'a' twice$"),
+        ({"a=1": 0}, r"^class_scale\['a=1'\]: expected a number > 0, got 0$"),
+        ({"a=1": 1.0, " a = 1": 2.0}, r"^class_scale\[' a = 1'\]: the same class is given twice$"),
+    ],
+)
+def test_a_bad_class_scale_is_one_line_naming_it(scale: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PartialClassifierEnergy(torch.nn.Identity(), ["a", "b"], scale)
+
+
+def test_group_weights_set_how_often_each_group_is_drawn() -> None:
+    cond = DiscreteCondition.partial(4, [[0], [3, 0], [0, 1, 2, 3]], group_weights=[1, 2, 1])
+    draws = cond.sample(40000, torch.Generator().manual_seed(0))
+    specified = (draws[:, :4] + draws[:, 4:]).sum(1)
+    shares = [(specified == s).float().mean().item() for s in (1, 2, 4)]
+    assert shares == pytest.approx([0.25, 0.5, 0.25], abs=0.015)
+    pairs = draws[specified == 2]  # within a group, every combination equally often
+    assert [(pairs[:, 3] == a).float().mean().item() for a in (0, 1)] == pytest.approx([0.5, 0.5], abs=0.02)
+    for bad, message in (([1, 2], "expected 3 numbers >= 0"), ([0, 0, 0], "at least one group")):
+        with pytest.raises(ConfigError, match=f"^condition.group_weights: {message}"):
+            DiscreteCondition.partial(4, [[0], [3, 0], [0, 1, 2, 3]], group_weights=bad)
+
+
+def test_table2_group_weights_follow_the_columns(tiny: dict) -> None:
+    t2 = generator_section(tiny["table2"], "", "table2")
+    assert table2_group_weights(t2) is None  # default: every group equally often
+    weights = table2_group_weights({**t2, "group_weights": {"age_eyeglasses": 3, "joint": 0.5}})
+    names = ["gender", "eyeglasses", "blond", "age_gender", "age_eyeglasses", "gender_eyeglasses", "joint"]
+    assert weights == [1, 1, 1, 1, 3, 1, 0.5] and len(table2_groups(t2["attributes"])) == len(names)
+    with pytest.raises(
+        ConfigError, match=r"^table2.group_weights: unknown groups \['age'\] \(groups: gender,"
+    ):
+        table2_group_weights({**t2, "group_weights": {"age": 2}})
+    with pytest.raises(ConfigError, match=r"^table2.group_weights.joint: expected a number >= 0, got -1$"):
+        table2_group_weights({**t2, "group_weights": {"joint": -1}})
 
 
 def test_a_failing_method_gets_a_failed_row_with_its_reason(

@@ -20,6 +20,7 @@ from promptgen.methods import (
     PromptGen,
     build_method,
     check_needs,
+    class_scale,
     generator_provides,
 )
 from promptgen.registry import ConfigError
@@ -105,6 +106,22 @@ def test_promptgen_samples_answer_requests_in_order(tmp_path: Path) -> None:
     spec = PromptGen().spec(ctx)
     assert spec["condition"] == {"kind": "partial", "k": 2, "groups": [[0], [1], [0, 1]]}
     assert spec["energies"]["classifier"]["kind"] == "partial-classifier"
+
+
+def test_promptgen_spec_carries_class_and_group_weights(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, pool_size=10, weight=40.0)
+    ctx.section = {**ctx.section, "class_weights": {"a=1": 120, "a=0,b=1": 20}}
+    ctx.group_weights = [1.0, 1.0, 2.0]
+    spec = PromptGen().spec(ctx)
+    energy = spec["energies"]["classifier"]
+    assert energy["weight"] == 40.0 and energy["class_scale"] == {"a=1": 3.0, "a=0,b=1": 0.5}
+    assert spec["condition"]["group_weights"] == [1.0, 1.0, 2.0]
+    assert "class_scale" not in PromptGen().spec(_context(tmp_path))["energies"]["classifier"]
+    assert class_scale({"b=0": 10}, ["a", "b"], 5.0) == {"b=0": 2.0}
+    with pytest.raises(ConfigError, match=r"^table2.class_weights: 'c=1' is not a combination"):
+        class_scale({"c=1": 10}, ["a", "b"], 5.0)
+    with pytest.raises(ConfigError, match=r"^table2.class_weights\['a=1'\]: expected a λ > 0, got -3$"):
+        class_scale({"a=1": -3}, ["a", "b"], 5.0)
 
 
 def test_a_user_method_builds_from_config_alone() -> None:

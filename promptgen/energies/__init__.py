@@ -65,7 +65,9 @@ class ModelCache:
 
 ENERGIES.register("classifier")(lambda model, targets: ClassifierEnergy(model, targets))
 ENERGIES.register("conditional-classifier")(lambda model, heads: ConditionalClassifierEnergy(model, heads))
-ENERGIES.register("partial-classifier")(lambda model, heads: PartialClassifierEnergy(model, heads))
+ENERGIES.register("partial-classifier")(
+    lambda model, heads, class_scale=None: PartialClassifierEnergy(model, heads, class_scale)
+)
 ENERGIES.register("clip")(lambda model, text, **kw: CLIPEnergy(model, text, **kw))
 ENERGIES.register("pose")(lambda model, **kw: PoseEnergy(model, **kw))
 ENERGIES.register("identity")(lambda model: IdentityEnergy(model))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from promptgen.conditions import encode_partial, parse_combination
 from promptgen.energies.base import Energy, EnergyInput
+from promptgen.registry import ConfigError
 
 __all__ = [
     "ClassProbabilities",
@@ -106,13 +109,21 @@ class PartialClassifierEnergy(Energy):
     Arguments:
         classifier: adapter returning a dict of logits.
         heads: binary head names, in the order of the condition's coordinates.
+        class_scale: requested class -> factor on its energy, e.g. ``{"eyeglasses=1": 3.0}``: a request
+            whose requested attributes are exactly these (``eyeglasses=1`` with every other head free; not
+            ``eyeglasses=1,young=1``) trains against factor × λ instead of λ (the paper's λ per class).
     """
 
     needs = frozenset({"cond"})
 
-    def __init__(self, classifier: nn.Module, heads: list[str]):
+    def __init__(
+        self, classifier: nn.Module, heads: list[str], class_scale: Mapping[str, float] | None = None
+    ):
         super().__init__()
         self.classifier, self.heads = classifier, list(heads)
+        patterns, factors = _class_patterns(self.heads, class_scale or {})
+        self.register_buffer("patterns", patterns, persistent=False)
+        self.register_buffer("factors", factors, persistent=False)
 
     def forward(self, inp: EnergyInput) -> Tensor:
         self.require(inp)
@@ -125,7 +136,27 @@ class PartialClassifierEnergy(Energy):
             logp = class_log_probs(_head(outputs, name))
             term = -(inp.cond[:, j] * logp[:, 1] + inp.cond[:, k + j] * logp[:, 0])
             energy = term if energy is None else energy + term
+        if len(self.factors):
+            match = (inp.cond.unsqueeze(1) == self.patterns.to(inp.cond.dtype)).all(dim=2).to(energy.dtype)
+            energy = energy * (1 + match @ (self.factors.to(energy.dtype) - 1))
         return energy
+
+
+def _class_patterns(heads: list[str], class_scale: Mapping[str, float]) -> tuple[Tensor, Tensor]:
+    """Encoded conditions (m, 2k) of the scaled classes and their factors (m,)."""
+    rows, factors = [], []
+    for text, factor in class_scale.items():
+        where = f"class_scale[{text!r}]"
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or not 0 < factor < float("inf"):
+            raise ConfigError(f"{where}: expected a number > 0, got {factor!r}")
+        row = parse_combination(text, heads, "class_scale")
+        if any(bool((row == r).all()) for r in rows):
+            raise ConfigError(f"{where}: the same class is given twice")
+        rows.append(row)
+        factors.append(float(factor))
+    if not rows:
+        return torch.zeros(0, 2 * len(heads)), torch.zeros(0)
+    return encode_partial(torch.stack(rows)), torch.tensor(factors)
 
 
 class ClassProbabilities(nn.Module):
