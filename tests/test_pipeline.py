@@ -93,7 +93,7 @@ def test_paper_config_plans_every_target(tmp_path, target) -> None:
     )
 
 
-@pytest.mark.parametrize("target", ["table3.csv", "table4.csv"])
+@pytest.mark.parametrize("target", ["table2.csv", "table3.csv", "table4.csv", "table5.csv", "figure8.csv"])
 def test_paper_dry_run_names_every_missing_weight_at_once(tmp_path, target) -> None:
     files = _paper_weight_files()
     (tmp_path / files[0]).parent.mkdir(parents=True, exist_ok=True)

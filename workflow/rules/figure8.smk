@@ -3,6 +3,8 @@ F8 = config["figure8"]
 
 rule figure8_text:
     """Iteration 1: INN f₁ for the CLIP text control on G."""
+    input:
+        weights=weight_inputs([F8["clip_model"], F8["gender_model"]]),
     output:
         R("figure8/{gen}/iter1/inn.pt"),
     log:

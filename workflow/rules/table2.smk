@@ -18,6 +18,8 @@ wildcard_constraints:
 rule table2_pool:
     """The prior pool of one generator and seed, rendered once and judged by every classifier (and the
     oracle); the control classifier's log-probabilities are kept for the methods that use the pool."""
+    input:
+        weights=weight_inputs(list(dict.fromkeys([T2["control_model"], *T2["judges"]]))),
     output:
         R("table2/{gen}/seed{seed}/pool.pt"),
     log:

@@ -7,6 +7,8 @@ T5_EVAL = generator_section(T5, "", "table5")
 
 rule table5_fit:
     """β̂ of the moment constraint (Eq. 7) for uniform shares of one categorical attribute."""
+    input:
+        weights=weight_inputs([T5["model"]]),
     output:
         R("table5/{gen}/{attr}/beta.json"),
     log:
