@@ -27,9 +27,9 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
+from snakemake_glue import logged
 
 from eval.config import resolve_config
-from eval.snakemake_glue import logged
 from promptgen.cli import main
 from promptgen.generators import build_generator
 from promptgen.models import MODELS, load_builtin_adapters

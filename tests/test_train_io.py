@@ -336,7 +336,7 @@ def test_interrupt_inside_training_names_the_kept_state(tmp_path) -> None:
 
 
 def test_snakemake_job_interrupted_writes_one_line_to_its_log(tmp_path) -> None:
-    from eval.snakemake_glue import logged
+    from snakemake_glue import logged
 
     log = tmp_path / "job.log"
     sm = SimpleNamespace(log=[str(log)], rule="table2_train", wildcards={"gen": "render", "seed": "0"})
@@ -360,7 +360,7 @@ def test_snakemake_job_interrupted_writes_one_line_to_its_log(tmp_path) -> None:
 
 
 def test_snakemake_job_refused_a_locked_folder_writes_one_line_to_its_log(tmp_path) -> None:
-    from eval.snakemake_glue import logged
+    from snakemake_glue import logged
 
     log = tmp_path / "job.log"
     sm = SimpleNamespace(log=[str(log)], rule="table2_train", wildcards={"gen": "render", "seed": "0"})

@@ -1,6 +1,6 @@
 """Snakemake glue: concatenate per-job CSV rows into one table; plot it when the rule has a `plot` output."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

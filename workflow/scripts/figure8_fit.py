@@ -1,6 +1,6 @@
 """Snakemake glue: β̂ for uniform gender on G∘f₁ (logic in eval.table5, eval.figure8)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

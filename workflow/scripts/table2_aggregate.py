@@ -1,6 +1,6 @@
 """Snakemake glue: aggregate a Table-2 task over seeds and plot it (logic in eval.table2 and eval.plots)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -1,6 +1,6 @@
 """Snakemake glue: the Table-2 entanglement sweep and its plot (logic in eval.entanglement and eval.plots)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
+
 from eval.table2 import evaluate_method
 
 sm = snakemake  # noqa: F821

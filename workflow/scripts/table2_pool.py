@@ -1,6 +1,7 @@
 """Snakemake glue: render and judge Table 2's prior pool of one generator and seed (logic in eval.table2)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
+
 from eval.table2 import judge_pool
 
 sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Snakemake glue: FID reference statistics (logic in eval.table3)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -1,6 +1,6 @@
 """Snakemake glue: Table 4 with literature rows, and its energy-latency plot."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -1,6 +1,6 @@
 """Snakemake glue: Table-4 measurements for one generator (logic in eval.table4)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -1,6 +1,6 @@
 """Snakemake glue: draw Table 5's sample grid (logic in eval.grids)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -1,6 +1,6 @@
 """Snakemake glue: class shares for Table 5 (logic in eval.table5)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):

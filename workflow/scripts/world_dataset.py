@@ -1,6 +1,6 @@
 """Snakemake glue: build the world's dataset (logic in promptgen.world.dataset)."""
 
-from eval.snakemake_glue import logged
+from snakemake_glue import logged
 
 sm = snakemake  # noqa: F821
 with logged(sm):
