@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["SECTION_KEYS", "control_spec", "generator_section"]
+__all__ = ["SECTION_KEYS", "control_spec", "evaluation_section", "generator_section"]
 
 
 def control_spec(
@@ -54,3 +54,12 @@ def generator_section(section: Mapping[str, Any], gen_name: str, key: str) -> di
     mine = dict(overrides.get(gen_name) or {})
     lifted = {k: mine.pop(k) for k in SECTION_KEYS if k in mine}
     return {**rest, **lifted, "train": {**dict(section["train"]), **mine}}
+
+
+def evaluation_section(section: Mapping[str, Any], key: str, training_keys: Iterable[str]) -> dict[str, Any]:
+    """A table's config section as its evaluation jobs see it: without ``generator_train`` and without
+    ``training_keys`` (settings that only shape a training), so changing those re-runs the trainings and,
+    through their outputs, the rows that use them, but not the pools or the other methods' rows."""
+    drop = set(training_keys)
+    return {k: v for k, v in generator_section(section, "", key).items() if k not in drop}
+

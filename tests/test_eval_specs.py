@@ -1,6 +1,6 @@
 import pytest
 
-from eval.specs import control_spec, generator_section
+from eval.specs import control_spec, evaluation_section, generator_section
 from promptgen.registry import ConfigError
 
 T5 = {
@@ -44,3 +44,17 @@ def test_a_generators_own_lambda_replaces_the_sections() -> None:
     render = generator_section(t2, "render", "table2")
     assert render["weight"] == 10 and render["class_weights"] == {"eyeglasses=1": 30}
     assert render["train"] == {"steps": 10}
+
+
+def test_the_evaluation_section_leaves_out_training_settings() -> None:
+    """A changed training setting must not change the evaluation jobs' params (Snakemake re-runs a job whose
+    params changed): the pools and the untrained methods' rows stay."""
+    t2 = {"generators": ["render"], "weight": 40, "class_weights": {"eyeglasses=1": 120}, **T5}
+    t2["generators"] = ["render", "vae"]
+    keys = ("train", "inn", "class_weights")
+    seen = evaluation_section(t2, "table2", keys)
+    assert seen == {"generators": ["render", "vae"], "weight": 40}
+    changed = {**t2, "train": {**t2["train"], "lr": 0.01}, "class_weights": {}}
+    assert evaluation_section(changed, "table2", keys) == seen
+    with pytest.raises(ConfigError, match="table2.generator_train"):
+        evaluation_section({**t2, "generator_train": {"usr": {}}}, "table2", keys)

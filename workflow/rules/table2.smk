@@ -1,10 +1,10 @@
-from eval.specs import generator_section
+from eval.specs import evaluation_section, generator_section
 from eval.table2_plan import Table2Plan
 
 T2 = config["table2"]
-# Evaluation needs no training settings: without generator_train, an override re-runs only the trainings
-# (and, through their states, the methods' rows). A misspelt generator_train name fails here, at parse time.
-T2_EVAL = generator_section(T2, "", "table2")
+# Evaluation jobs see no training settings: changing them re-runs the trainings and, through their outputs,
+# the rows that use them. A misspelt generator_train name fails here, at parse time.
+T2_EVAL = evaluation_section(T2, "table2", ("train", "inn", "class_weights", "group_weights"))
 # Every generator's methods, built and checked against what the generator provides, at parse time.
 T2_PLAN = Table2Plan(config, R)
 
