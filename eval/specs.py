@@ -62,4 +62,3 @@ def evaluation_section(section: Mapping[str, Any], key: str, training_keys: Iter
     through their outputs, the rows that use them, but not the pools or the other methods' rows."""
     drop = set(training_keys)
     return {k: v for k, v in generator_section(section, "", key).items() if k not in drop}
-
