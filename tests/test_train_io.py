@@ -59,7 +59,20 @@ def _env() -> dict[str, str]:
 
 def _start(spec: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "promptgen.cli", "train", str(spec), "--out", str(out), "--no-progress"]
-    return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def _default_sigint() -> None:
+    """A suite started in the background (nohup, `&` in a script) passes SIGINT on as ignored, and Python then
+    keeps ignoring it: give the child the default action, as a terminal's Ctrl-C finds it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _rows(out: Path) -> int:
