@@ -364,8 +364,9 @@ class StyleGAN2Network(nn.Module):
         truncation_cutoff: int | None = None,
         noise_mode: str = "const",
         rng: NoiseRNG = None,
+        fused: bool = True,
     ) -> Tensor:
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode: expected one of {NOISE_MODES}, got {noise_mode!r}")
         ws = self.truncate(self.mapping(z), psi, truncation_cutoff)
-        return self.synthesis(ws, noise_mode, rng)
+        return self.synthesis(ws, noise_mode, rng, fused)

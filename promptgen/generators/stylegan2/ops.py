@@ -149,6 +149,26 @@ def modulated_conv2d(
     return x.reshape(n, out_ch, *x.shape[2:])
 
 
+def _up_kernel(weight: Tensor, f: Tensor, up: int) -> tuple[Tensor, int]:
+    """One transposed-convolution kernel for "stride-``up`` transposed ``weight``, then the FIR filter ``f``".
+
+    Both steps are linear and act per channel pair, so their composition is a single stride-``up`` transposed
+    convolution whose ``(k + taps − 1)``-square kernel is ``weight`` fully correlated with the filter (gain
+    ``up²``). It gives the same output up to float rounding, without the up-sampled intermediate and the
+    filter's passes over it.
+
+    Returns:
+        the kernel ``(O, I, k + taps − 1, k + taps − 1)`` for ``weight`` ``(O, I, k, k)``, and the padding to
+        pass to ``conv_transpose2d`` for a "same" (``up·H``) output.
+    """
+    out_ch, in_ch, k, _ = weight.shape
+    taps = f.shape[0]
+    g = (f.flip([0, 1]) * (up * up)).to(weight.dtype)
+    padded = F.pad(weight.reshape(out_ch * in_ch, 1, k, k), [taps - 1] * 4)
+    kernel = F.conv2d(padded, g[None, None]).reshape(out_ch, in_ch, k + taps - 1, k + taps - 1)
+    return kernel, taps - 1 - _up_padding(f, up, k)[0]
+
+
 def _up_padding(f: Tensor, up: int, k: int) -> tuple[int, int]:
     """Padding of the FIR filter after a stride-``up`` transposed ``k``×``k`` convolution ("same" output)."""
     taps = f.shape[0]
@@ -165,8 +185,8 @@ def _modulated_conv2d_unfused(
     if up == 1:
         x = F.conv2d(x, weight, padding=k // 2)
     else:
-        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up)
-        x = _filter2d(x, f, _up_padding(f, up, k), gain=float(up * up), separable=True)
+        kernel, pad = _up_kernel(weight, f, up)
+        x = F.conv_transpose2d(x, kernel.transpose(0, 1), stride=up, padding=pad)
     if demodulate:
         norm = (weight.square().sum(dim=[2, 3])[None] * styles.square()[:, None, :]).sum(dim=2)
         x = x * (norm + DEMODULATION_EPS).rsqrt()[:, :, None, None]
