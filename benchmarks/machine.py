@@ -17,6 +17,9 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -24,7 +27,7 @@ import click
 from eval.machine import machine_row
 from promptgen.device import cpu_autocast_dtype
 
-__all__ = ["append_row", "calibration_columns", "machine_columns", "main"]
+__all__ = ["append_row", "calibration_columns", "machine_columns", "main", "timed"]
 
 RESULTS = Path(__file__).parent / "results" / "machine.csv"
 
@@ -48,6 +51,18 @@ def machine_columns(threads: int) -> dict:
         "load_avg_1min": row["load_avg_1min"],
         **calibration_columns(),
     }
+
+
+def timed(call: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[object, float]:
+    """The last result of ``call`` and the median seconds of ``repeats`` calls after ``warmup`` untimed."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - start)
+    return result, statistics.median(times)
 
 
 def append_row(out: Path, row: dict, old_defaults: dict | None = None) -> None:

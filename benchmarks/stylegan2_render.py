@@ -17,9 +17,7 @@ difference between the two forms' outputs (input gradients for ``train``). Usage
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +28,7 @@ import yaml
 from promptgen.generators import build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+from machine import append_row, machine_columns, timed  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["CASES", "main", "measure"]
 
@@ -67,14 +65,8 @@ def measure(entry: dict, case: str, repeats: int) -> dict[str, float]:
     """Median seconds per image of the fused and the unfused form; their outputs' largest difference."""
     out, seconds = {}, {}
     for fused in (True, False):
-        call = _call(entry, case, fused)
-        call()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            result = call()
-            times.append(time.perf_counter() - t)
-        out[fused], seconds[fused] = result, statistics.median(times) / CASES[case][0]
+        out[fused], total = timed(_call(entry, case, fused), repeats)
+        seconds[fused] = total / CASES[case][0]
     return {
         "fused_ms_per_image": round(1000 * seconds[True], 3),
         "unfused_ms_per_image": round(1000 * seconds[False], 3),

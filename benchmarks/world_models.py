@@ -17,9 +17,7 @@ to ``benchmarks/results/world_models.csv``.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from promptgen.energies import ModelCache
 from promptgen.generators import build_generator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import append_row, machine_columns  # noqa: E402  (the benchmarks share one CSV writer)
+from machine import append_row, machine_columns, timed  # noqa: E402  (the benchmarks share one CSV writer)
 
 __all__ = ["CASES", "main", "measure"]
 
@@ -79,15 +77,8 @@ def measure(config: dict, case: str, repeats: int, warmup: int) -> dict[str, flo
     """Median seconds of the eager and the compiled call of ``case``; their outputs' largest difference."""
     out, seconds = {}, {}
     for compiled in (False, True):
-        call = _case(config, case, compiled)
-        for _ in range(warmup):
-            call()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            result = call()
-            times.append(time.perf_counter() - t)
-        out[compiled], seconds[compiled] = result.float(), statistics.median(times)
+        result, seconds[compiled] = timed(_case(config, case, compiled), repeats, warmup)
+        out[compiled] = result.float()
     return {
         "eager_s": round(seconds[False], 4),
         "compiled_s": round(seconds[True], 4),
