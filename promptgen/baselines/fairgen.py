@@ -42,10 +42,9 @@ class GaussianMixture:
 def _component_log_probs(x: Tensor, gmm: GaussianMixture) -> Tensor:
     """log N(x_i; μ_k, Σ_k) as an (N, K) matrix."""
     d = x.shape[1]
-    diff = x[:, None, :] - gmm.means[None]  # (N, K, d)
-    sol = torch.linalg.solve_triangular(
-        gmm.chol[None].expand(x.shape[0], -1, -1, -1), diff[..., None], upper=False
-    )[..., 0]
+    diff = x[None] - gmm.means[:, None]  # (K, N, d)
+    # one triangular solve per component, all rows as its right-hand sides: L_k⁻¹ (x_i − μ_k)
+    sol = torch.linalg.solve_triangular(gmm.chol, diff.transpose(1, 2), upper=False).permute(2, 0, 1)
     log_det = torch.log(torch.diagonal(gmm.chol, dim1=-2, dim2=-1)).sum(-1)  # (K,)
     return -0.5 * sol.square().sum(-1) - log_det - 0.5 * d * math.log(2 * math.pi)
 
