@@ -87,7 +87,7 @@ def style_gradients(
             styles = [s.detach() for s in generator.styles(generator.mapping(chunk))]
         for s in styles:
             s.requires_grad_(True)
-        logit = classifier(generator.synthesize_styles(styles, fused=False))[head]
+        logit = classifier(generator.synthesize_styles(styles))[head]
         if logit.ndim == 2:
             logit = logit[:, 1] - logit[:, 0]
         grads = torch.autograd.grad(logit.sum(), styles)
@@ -151,7 +151,7 @@ def fit_fairstyle(
         z = torch.randn(batch_size, generator.latent_dim, generator=rng)
         with torch.no_grad():
             styles = generator.styles(generator.mapping(z))
-        images = generator.synthesize_styles(edit.apply(styles), fused=False)
+        images = generator.synthesize_styles(edit.apply(styles))
         logp = batch_combination_log_probs(classifier(images), heads)
         loss = (log_uniform.exp() * (log_uniform - logp)).sum()
         opt.zero_grad(set_to_none=True)
