@@ -27,11 +27,14 @@ DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     "fairstyle_c1": {"kind": "fairstyle", "channels": 1},
     "fairstyle_c4": {"kind": "fairstyle", "channels": 4},
     "fairstyle_c16": {"kind": "fairstyle", "channels": 16},
+    "fairstyle_c32": {"kind": "fairstyle", "channels": 32},
+    "fairstyle_c64": {"kind": "fairstyle", "channels": 64},
     "fairgen_k1": {"kind": "fairgen", "components": 1},
     "fairgen_k4": {"kind": "fairgen", "components": 4},
     "fairgen_k8": {"kind": "fairgen", "components": 8},
     "styleflow_s500": {"kind": "styleflow", "steps": 500},
     "styleflow_s2000": {"kind": "styleflow", "steps": 2000},
+    "styleflow_s8000": {"kind": "styleflow", "steps": 8000},
 }
 
 
@@ -113,14 +116,25 @@ def summarise(rows: pd.DataFrame, judge: str = "control_classifier") -> pd.DataF
 @click.option("--per-class", type=int, default=None, help="Override table2.samples_per_class.")
 @click.option("--work", type=click.Path(path_type=Path), default=Path("results/table2_style_tuning"))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("results/table2_style_tuning.csv"))
+@click.option(
+    "--variant",
+    "names",
+    multiple=True,
+    type=click.Choice(list(DEFAULT_VARIANTS)),
+    help="Run only these variants (default: all); WORK/rows.csv keeps the other variants' rows.",
+)
 @click.option("--threads", type=int, default=1, show_default=True)
-def main(config_path, gen_name, seeds, pool, per_class, work, out, threads) -> None:
+def main(config_path, gen_name, seeds, pool, per_class, work, out, names, threads) -> None:
     """Sweep the style methods' main knobs on tuning seeds; write the rows and the summary."""
     torch.set_num_threads(threads)
     cfg = load_config(config_path)
     overrides = {k: v for k, v in {"pool": pool, "samples_per_class": per_class}.items() if v is not None}
     work.mkdir(parents=True, exist_ok=True)
-    rows = sweep(cfg, gen_name, DEFAULT_VARIANTS, seeds, work, overrides)
+    variants = {n: DEFAULT_VARIANTS[n] for n in names} if names else DEFAULT_VARIANTS
+    rows = sweep(cfg, gen_name, variants, seeds, work, overrides)
+    if (work / "rows.csv").is_file():
+        earlier = pd.read_csv(work / "rows.csv")
+        rows = pd.concat([earlier[~earlier["variant"].isin(list(variants))], rows], ignore_index=True)
     rows.to_csv(work / "rows.csv", index=False)
     summary = summarise(rows)
     summary.to_csv(out, index=False)
