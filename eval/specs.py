@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["SECTION_KEYS", "control_spec", "evaluation_section", "generator_section"]
+__all__ = ["SECTION_KEYS", "control_spec", "evaluation_section", "generator_section", "method_section"]
 
 
 def control_spec(
@@ -62,3 +62,11 @@ def evaluation_section(section: Mapping[str, Any], key: str, training_keys: Iter
     through their outputs, the rows that use them, but not the pools or the other methods' rows."""
     drop = set(training_keys)
     return {k: v for k, v in generator_section(section, "", key).items() if k not in drop}
+
+
+def method_section(section: Mapping[str, Any], method: str | None) -> dict[str, Any]:
+    """A table's section as one method's jobs see it: ``methods`` holds that method's entry only (none for
+    ``method=None``, a job no method shapes), without ``generator_methods``, so changing another method's
+    entry or list re-runs none of its jobs."""
+    rest = {k: v for k, v in section.items() if k not in ("methods", "generator_methods")}
+    return rest if method is None else {**rest, "methods": {method: section["methods"][method]}}

@@ -1,6 +1,6 @@
 import pytest
 
-from eval.specs import control_spec, evaluation_section, generator_section
+from eval.specs import control_spec, evaluation_section, generator_section, method_section
 from promptgen.registry import ConfigError
 
 T5 = {
@@ -58,3 +58,22 @@ def test_the_evaluation_section_leaves_out_training_settings() -> None:
     assert evaluation_section(changed, "table2", keys) == seen
     with pytest.raises(ConfigError, match="table2.generator_train"):
         evaluation_section({**t2, "generator_train": {"usr": {}}}, "table2", keys)
+
+
+def test_a_method_section_holds_that_method_only() -> None:
+    """Changing one method's entry or the generator's method list leaves every other method's jobs' params
+    (and the pools') unchanged, and changes that method's."""
+    t2 = {
+        "weight": 40,
+        "methods": {"fairstyle": {"kind": "fairstyle", "channels": 1}, "promptgen": {"kind": "promptgen"}},
+        "generator_methods": {"stylegan2": ["fairstyle", "promptgen"]},
+    }
+    retuned = {
+        **t2,
+        "methods": {**t2["methods"], "fairstyle": {"kind": "fairstyle", "channels": 16}},
+        "generator_methods": {"stylegan2": ["promptgen"]},
+    }
+    assert method_section(t2, "promptgen") == {"weight": 40, "methods": {"promptgen": {"kind": "promptgen"}}}
+    assert method_section(retuned, "promptgen") == method_section(t2, "promptgen")
+    assert method_section(retuned, None) == method_section(t2, None) == {"weight": 40}
+    assert method_section(retuned, "fairstyle") != method_section(t2, "fairstyle")

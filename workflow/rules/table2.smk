@@ -1,10 +1,12 @@
-from eval.specs import evaluation_section, generator_section
+from eval.specs import evaluation_section, generator_section, method_section
 from eval.table2_plan import Table2Plan
 
 T2 = config["table2"]
 # Evaluation jobs see no training settings: changing them re-runs the trainings and, through their outputs,
 # the rows that use them. A misspelt generator_train name fails here, at parse time.
 T2_EVAL = evaluation_section(T2, "table2", ("train", "inn", "class_weights", "group_weights"))
+# A pool, fit or row job sees its own method's entry only: changing one method re-runs that method's jobs.
+T2_POOL = method_section(T2_EVAL, None)
 # Every generator's methods, built and checked against what the generator provides, at parse time.
 T2_PLAN = Table2Plan(config, R)
 
@@ -33,7 +35,7 @@ rule table2_pool:
         gpu=GPU,
     params:
         generator=lambda w: generator_entry(w.gen),
-        table2=T2_EVAL,
+        table2=T2_POOL,
         models=config["models"],
         device=config["device"],
     conda:
@@ -61,7 +63,7 @@ rule table2_fit:
         gpu=GPU,
     params:
         generator=lambda w: generator_entry(w.gen),
-        table2=lambda w: generator_section(T2, w.gen, "table2"),
+        table2=lambda w: method_section(generator_section(T2, w.gen, "table2"), w.method),
         models=config["models"],
         device=config["device"],
     conda:
@@ -90,10 +92,9 @@ rule table2_method:
         gpu=GPU,
     params:
         generator=lambda w: generator_entry(w.gen),
-        table2=T2_EVAL,
+        table2=lambda w: method_section(T2_EVAL, w.method),
         models=config["models"],
         device=config["device"],
-        method_entry=lambda w: T2["methods"][w.method],
     conda:
         ENV
     script:
