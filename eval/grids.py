@@ -15,6 +15,7 @@ unmodified generator G(z_j), the baselines started from z_j, and PromptGen's G(f
 
 from __future__ import annotations
 
+import re
 import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
@@ -45,6 +47,7 @@ from promptgen.sample import per_sample_normal  # noqa: E402
 
 __all__ = [
     "FAILED_GREY",
+    "chosen_step_sizes",
     "Grid",
     "draw_grid",
     "iteration_grid",
@@ -218,12 +221,12 @@ def table4_grid(
     clip_settings: Mapping[str, Any],
     *,
     ppgm_steps: Sequence[int],
-    step_size: float,
+    step_sizes: Mapping[tuple[str, int], float],
     samples: int,
     seed: int,
 ) -> Grid:
-    """Table 4: one row per text; blocks the generator, PPGM at each step count, PromptGen, all from z_i
-    seeded by (seed, i) (PPGM's chains start there)."""
+    """Table 4: one row per text; blocks the generator, PPGM at each step count (at ``step_sizes[(text, n)]``,
+    the η Table 4 chose), PromptGen, all from z_i seeded by (seed, i) (PPGM's chains start there)."""
     eps = per_sample_normal(seed, range(samples), generator.latent_dim)
     device = _device(generator)
     settings = {k: v for k, v in clip_settings.items() if k != "weight"}
@@ -232,12 +235,30 @@ def table4_grid(
         energy = EnergySum({"text": (float(clip_settings["weight"]), CLIPEnergy(clip, text, **settings))})
         row = [render(generator, eps)]
         for steps in ppgm_steps:
-            kw = {"steps": int(steps), "step_size": step_size, "batch_size": samples, "device": device}
+            eta = step_sizes[(text, int(steps))]
+            kw = {"steps": int(steps), "step_size": eta, "batch_size": samples, "device": device}
             res = langevin(generator, energy, samples, seed=seed, **kw)
             row.append(res.images.detach().float().cpu())
         row.append(render(ComposedGenerator(generator, _inn(path, generator)), eps))
         rows.append(_tile(row, 1))
     return Grid(torch.cat(rows), list(inn_paths), [(m, samples) for m in names])
+
+
+def chosen_step_sizes(scores: str | Path) -> dict[tuple[str, int], float]:
+    """PPGM's η per (text, step count) from a Table-4 CSV (its ``PPGM (n=…)`` rows' ``ppgm_step_size``).
+
+    Example:
+        >>> import io
+        >>> csv = "method,text,ppgm_step_size\\nPromptGen,a,\\nPPGM (n=10),a,0.03\\n"
+        >>> chosen_step_sizes(io.StringIO(csv))
+        {('a', 10): 0.03}
+    """
+    out = {}
+    for r in pd.read_csv(scores).itertuples(index=False):
+        n = re.fullmatch(r"PPGM \(n=(\d+)\)", str(r.method))
+        if n:
+            out[(str(r.text), int(n.group(1)))] = float(r.ppgm_step_size)
+    return out
 
 
 def iteration_grid(
@@ -373,11 +394,13 @@ def draw_table4(
     clip_entry: Mapping[str, Any],
     t4: Mapping[str, Any],
     inn_paths: Sequence[str | Path],
+    scores: str | Path,
     grids: Mapping[str, Any],
     out: str | Path,
     device: str = "auto",
 ) -> Path:
-    """:func:`table4_grid` from the pipeline's config sections; ``inn_paths[i]`` is the INN of text i."""
+    """:func:`table4_grid` from the pipeline's config sections; ``inn_paths[i]`` is the INN of text i, and
+    ``scores`` the generator's Table-4 CSV, whose PPGM rows give the η chosen per text and step count."""
     clip = ModelCache(resolve_device(device)).get(clip_entry, "models.clip")
     grid = table4_grid(
         _generator(gen_cfg, device),
@@ -385,7 +408,7 @@ def draw_table4(
         dict(zip(t4["texts"], inn_paths, strict=True)),
         t4["clip"],
         ppgm_steps=list(t4["ppgm_steps"]),
-        step_size=float(t4["ppgm_step_size"]),
+        step_sizes=chosen_step_sizes(scores),
         samples=int(grids["samples"]),
         seed=int(grids["seed"]),
     )

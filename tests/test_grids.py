@@ -22,6 +22,7 @@ from eval.specs import generator_section
 from eval.table2 import _load_pool, _Setup, judge_pool
 from promptgen.checkpoint import save_inn
 from promptgen.conditions import encode_partial
+from promptgen.energies import ModelCache
 from promptgen.flows import INN
 from promptgen.registry import ConfigError
 from promptgen.sample import per_sample_normal
@@ -148,3 +149,54 @@ def test_draw_grid_writes_every_image_and_checks_the_blocks(tmp_path) -> None:
     assert matplotlib.image.imread(path).shape[2] in (3, 4)
     with pytest.raises(ValueError, match="do not cover"):
         draw_grid(Grid(images, ["a", "b"], [("x", 1)]), tmp_path / "bad.png")
+
+
+def test_table4_grid_runs_ppgm_at_the_step_size_table4_chose(tmp_path, generator) -> None:
+    """Each PPGM block uses the η of its (text, n) from the Table-4 CSV; the file's other rows are ignored."""
+    from eval.grids import draw_table4, table4_grid
+
+    cfg = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    _, path = _inn(tmp_path, "text0")
+    scores = tmp_path / "table4.csv"
+    scores.write_text(
+        "method,text,ppgm_step_size\nPromptGen,a photo of a baby,\n"
+        "PPGM (n=2),a photo of a baby,0.05\nPPGM (n=3),a photo of a baby,0.2\n"
+    )
+    clip = ModelCache("cpu").get(cfg["models"]["clip"], "models.clip")
+    settings = cfg["table4"]["clip"]
+    eta = {("a photo of a baby", 2): 0.05, ("a photo of a baby", 3): 0.2}
+    kw = {"ppgm_steps": [2, 3], "samples": 2, "seed": 1}
+    torch.manual_seed(0)  # DiffAugment draws from the global generator
+    grid = table4_grid(generator, clip, {"a photo of a baby": path}, settings, step_sizes=eta, **kw)
+    torch.manual_seed(0)
+    other = table4_grid(
+        generator,
+        clip,
+        {"a photo of a baby": path},
+        settings,
+        step_sizes={**eta, ("a photo of a baby", 3): 0.01},
+        **kw,
+    )
+    assert torch.equal(grid.images[0, :4], other.images[0, :4])  # the generator and PPGM n = 2
+    assert not torch.equal(grid.images[0, 4:6], other.images[0, 4:6])  # PPGM n = 3 at another η
+    gen_cfg = {
+        "generator": {
+            "kind": "python",
+            "python": "tests.plugins.user_generator:make_generator",
+            "kwargs": {"latent_dim": 6, "resolution": 8, "seed": 1},
+        },
+        "psi_train": 1.0,
+        "psi_eval": 1.0,
+    }
+    t4 = {**cfg["table4"], "ppgm_steps": [2, 3]}
+    out = draw_table4(
+        gen_cfg,
+        cfg["models"]["clip"],
+        t4,
+        [path],
+        scores,
+        {"samples": 2, "seed": 1},
+        tmp_path / "g.png",
+        "cpu",
+    )
+    assert out.is_file()

@@ -64,9 +64,10 @@ rule table3_grid:
 rule table4_grid:
     """Table 4's samples: per text, the generator, PPGM at each step count and PromptGen."""
     input:
-        lambda w: expand(
+        inns=lambda w: expand(
             R("table4/{gen}/text{text}/inn.pt"), gen=w.gen, text=range(len(config["table4"]["texts"]))
         ),
+        scores=R("table4/{gen}/table4.csv"),  # PPGM's η chosen per text and step count
     output:
         report(R("plots/table4_samples_{gen}.png"), caption="../report/grids.rst", category="Table 4"),
     log:

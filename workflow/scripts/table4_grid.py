@@ -7,4 +7,6 @@ with logged(sm):
     from eval.grids import draw_table4
 
     p = sm.params
-    draw_table4(p.generator, p.clip, p.table4, list(sm.input), p.grids, sm.output[0], p.device)
+    draw_table4(
+        p.generator, p.clip, p.table4, list(sm.input.inns), sm.input.scores, p.grids, sm.output[0], p.device
+    )
