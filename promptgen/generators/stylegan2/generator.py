@@ -93,10 +93,9 @@ class StyleGAN2Generator(Generator):
         """Images in [−1, 1] from S-space styles (e.g. edited outputs of :meth:`styles`).
 
         Like :meth:`forward`, this runs the unfused modulated convolution (styles on the activations, one
-        shared kernel per layer), which is the same function as the fused, per-sample-kernel one up to float
-        rounding and 2.1× faster at evaluation, 3.6× in a training step, on one CPU thread
-        (benchmarks/stylegan2_render.py);
-        ``fused=True`` runs NVIDIA's grouped form."""
+        shared kernel per layer): the same function as NVIDIA's grouped per-sample kernels (``fused=True``)
+        up to float rounding, and on one CPU thread 2.1× faster at evaluation and 3.6× in a training step
+        (benchmarks/stylegan2_render.py)."""
         img = self.network.synthesis.forward_styles(styles, self.noise_mode, generator, fused)
         return img.clamp(*IMAGE_RANGE)
 
