@@ -486,6 +486,13 @@ def _vae_fid(metrics_csv: Path | None) -> float | None:
     "--n-samples", type=int, default=10_000, show_default=True, help="Samples per ψ for FID, shares."
 )
 @click.option("--skip-training", is_flag=True, help="Only evaluate the checkpoint already in --out.")
+@click.option(
+    "--snapshot-every",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Also save g_ema as <checkpoint>.step<N>.pt every this many steps (0: never).",
+)
 @click.option("--threads", type=int, default=2, show_default=True, help="torch intra-op threads.")
 def main(
     out_dir: Path,
@@ -496,17 +503,20 @@ def main(
     steps: int | None,
     n_samples: int,
     skip_training: bool,
+    snapshot_every: int,
     threads: int,
 ) -> None:
     """Train the world StyleGAN2 into OUT (rosinality .pt), record its time, write its acceptance rows."""
     from promptgen.world.train_clip_vae import _load, write_rows
 
     torch.set_num_threads(threads)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     checkpoint = out_dir / CHECKPOINT
     if not skip_training:
         cfg = StyleGAN2TrainConfig() if steps is None else StyleGAN2TrainConfig(steps=steps)
-        info = train_stylegan2(cfg, checkpoint, lambda s, losses: log.info("step %d %s", s, losses))
+        info = train_stylegan2(
+            cfg, checkpoint, lambda s, losses: log.info("step %d %s", s, losses), snapshot_every
+        )
         write_manifest(out_dir, checkpoint, cfg, info)
         write_benchmark(benchmark, cfg, info)
         click.echo(f"trained in {info['wall_seconds']:.0f} s wall, {info['cpu_seconds']:.0f} s CPU")
