@@ -29,12 +29,14 @@ DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     "fairstyle_c16": {"kind": "fairstyle", "channels": 16},
     "fairstyle_c32": {"kind": "fairstyle", "channels": 32},
     "fairstyle_c64": {"kind": "fairstyle", "channels": 64},
+    "fairstyle_c128": {"kind": "fairstyle", "channels": 128},
     "fairgen_k1": {"kind": "fairgen", "components": 1},
     "fairgen_k4": {"kind": "fairgen", "components": 4},
     "fairgen_k8": {"kind": "fairgen", "components": 8},
     "styleflow_s500": {"kind": "styleflow", "steps": 500},
     "styleflow_s2000": {"kind": "styleflow", "steps": 2000},
     "styleflow_s8000": {"kind": "styleflow", "steps": 8000},
+    "styleflow_s16000": {"kind": "styleflow", "steps": 16000},
 }
 
 

@@ -4,6 +4,7 @@ rosinality writer, and the world StyleGAN2's training loop and acceptance rows."
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
         distill_only_steps=1,
     )
     seen = []
-    info = train_stylegan2(cfg, tmp_path / "g.pt", lambda step, losses: seen.append(dict(losses)))
+    info = train_stylegan2(cfg, tmp_path / "g.pt", lambda step, losses: seen.append(dict(losses)), 2)
     assert seen == [{"distill": seen[0]["distill"], "g": seen[0]["g"]}]  # step 0: the distillation alone
     assert info["steps"] == 3 and info["cpu_seconds"] > 0
     assert {"distill", "g", "d", "r1"} <= set(info["losses"])  # steps 1-2: GAN, distillation, lazy R1
@@ -119,3 +120,9 @@ def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
     assert img.shape == (3, 3, 64, 64) and float(img.abs().max()) <= 1.0
     with pytest.raises(ValueError, match="z_dim == latent_dim"):
         train_stylegan2(StyleGAN2TrainConfig(z_dim=8, steps=1), tmp_path / "x.pt")
+    # The step-2 snapshot is the generator a 2-step run saves: steps can be chosen from one long run's snapshots.
+    assert sorted(p.name for p in tmp_path.glob("g.pt.step*")) == ["g.pt.step2.pt"]
+    train_stylegan2(dataclasses.replace(cfg, steps=2), tmp_path / "short.pt")
+    snap = torch.load(tmp_path / "g.pt.step2.pt", weights_only=True)["g_ema"]
+    short = torch.load(tmp_path / "short.pt", weights_only=True)["g_ema"]
+    assert snap.keys() == short.keys() and all(torch.equal(snap[k], short[k]) for k in snap)

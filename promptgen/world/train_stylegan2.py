@@ -91,7 +91,7 @@ class StyleGAN2TrainConfig:
     mapping_layers: int = 4
     channels: tuple[tuple[int, int], ...] = ((4, 128), (8, 128), (16, 64), (32, 32), (64, 16))
     batch_size: int = 32
-    steps: int = 2400
+    steps: int = 5000
     lr: float = 0.0025
     r1_gamma: float = 0.0256
     r1_interval: int = 16
