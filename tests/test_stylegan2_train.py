@@ -120,7 +120,7 @@ def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
     assert img.shape == (3, 3, 64, 64) and float(img.abs().max()) <= 1.0
     with pytest.raises(ValueError, match="z_dim == latent_dim"):
         train_stylegan2(StyleGAN2TrainConfig(z_dim=8, steps=1), tmp_path / "x.pt")
-    # The step-2 snapshot is the generator a 2-step run saves: steps can be chosen from one long run's snapshots.
+    # The step-2 snapshot is what a 2-step run saves: steps can be chosen from one run's snapshots.
     assert sorted(p.name for p in tmp_path.glob("g.pt.step*")) == ["g.pt.step2.pt"]
     train_stylegan2(dataclasses.replace(cfg, steps=2), tmp_path / "short.pt")
     snap = torch.load(tmp_path / "g.pt.step2.pt", weights_only=True)["g_ema"]
