@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,20 +97,53 @@ def test_discriminator_shapes_and_minibatch_stddev() -> None:
         Discriminator(32, {16: 8, 8: 8, 4: 8})
 
 
+def test_projection_discriminator_reads_the_labels() -> None:
+    torch.manual_seed(0)
+    d = Discriminator(16, {16: 8, 8: 8, 4: 8}, c_dim=2)
+    x = torch.randn(4, 3, 16, 16)
+    c = torch.tensor([[1.0, -1.0]]).expand(4, -1)
+    assert d(x, c).shape == (4,)
+    assert not torch.allclose(d(x, c), d(x, -c))  # the same images score differently under other labels
+    for bad in (None, torch.ones(4, 3)):
+        with pytest.raises(ValueError, match=r"labels of shape \(N, 2\)"):
+            d(x, bad)
+    with pytest.raises(ValueError, match="labels of shape"):
+        Discriminator(16, {16: 8, 8: 8, 4: 8})(x, c)
+
+
+def _tiny_world_gan(**overrides):
+    """A world StyleGAN2 config small enough to train a few steps in a test (64 px: the renderer's size)."""
+    from promptgen.world.train_stylegan2 import StyleGAN2TrainConfig
+
+    channels = ((4, 8), (8, 8), (16, 8), (32, 8), (64, 4))
+    return StyleGAN2TrainConfig(w_dim=16, mapping_layers=2, channels=channels, batch_size=4, **overrides)
+
+
+def test_label_conditioned_training_pairs_each_latent_with_its_oracle_labels(tmp_path: Path) -> None:
+    from promptgen.world.groundtruth import oracle
+    from promptgen.world.train_stylegan2 import StyleGAN2TrainConfig, _labels, train_stylegan2
+
+    labels = ("eyeglasses", "male")
+    cfg = _tiny_world_gan(
+        steps=2, r1_interval=1, distill_weight=0.0, distill_only_steps=0, condition_labels=labels
+    )
+    z = torch.randn(6, 64)
+    truth = oracle(z)
+    c = _labels(cfg, z)
+    assert torch.equal(c, torch.stack([truth["eyeglasses"], truth["male"]], 1).float() * 2 - 1)
+    assert _labels(dataclasses.replace(cfg, condition_labels=()), z) is None
+    info = train_stylegan2(cfg, tmp_path / "c.pt")
+    assert {"g", "d", "r1"} <= set(info["losses"]) and all(map(math.isfinite, info["losses"].values()))
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)["train_config"]
+    assert tuple(saved["condition_labels"]) == ("eyeglasses", "male")
+    with pytest.raises(ValueError, match="condition_labels: unknown label 'glasses'"):
+        StyleGAN2TrainConfig(condition_labels=("glasses",))
+
+
 def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
     from promptgen.world.train_stylegan2 import StyleGAN2TrainConfig, train_stylegan2
 
-    cfg = StyleGAN2TrainConfig(
-        z_dim=64,
-        w_dim=16,
-        mapping_layers=2,
-        channels=((4, 8), (8, 8), (16, 8), (32, 8), (64, 4)),
-        batch_size=4,
-        steps=3,
-        r1_interval=2,
-        distill_weight=1.0,
-        distill_only_steps=1,
-    )
+    cfg = _tiny_world_gan(steps=3, r1_interval=2, distill_weight=1.0, distill_only_steps=1)
     seen = []
     info = train_stylegan2(cfg, tmp_path / "g.pt", lambda step, losses: seen.append(dict(losses)), 2)
     assert seen == [{"distill": seen[0]["distill"], "g": seen[0]["g"]}]  # step 0: the distillation alone
@@ -119,10 +153,34 @@ def test_world_stylegan2_trains_saves_and_loads(tmp_path: Path) -> None:
     img = gen(gen.sample_latent(3))
     assert img.shape == (3, 3, 64, 64) and float(img.abs().max()) <= 1.0
     with pytest.raises(ValueError, match="z_dim == latent_dim"):
-        train_stylegan2(StyleGAN2TrainConfig(z_dim=8, steps=1), tmp_path / "x.pt")
+        StyleGAN2TrainConfig(z_dim=8, steps=1)
     # The step-2 snapshot is what a 2-step run saves: steps can be chosen from one run's snapshots.
     assert sorted(p.name for p in tmp_path.glob("g.pt.step*")) == ["g.pt.step2.pt"]
     train_stylegan2(dataclasses.replace(cfg, steps=2), tmp_path / "short.pt")
     snap = torch.load(tmp_path / "g.pt.step2.pt", weights_only=True)["g_ema"]
     short = torch.load(tmp_path / "short.pt", weights_only=True)["g_ema"]
     assert snap.keys() == short.keys() and all(torch.equal(snap[k], short[k]) for k in snap)
+    # init: G and g_ema start from a checkpoint (0 steps: the weights come back unchanged).
+    train_stylegan2(dataclasses.replace(cfg, steps=0), tmp_path / "again.pt", init=tmp_path / "short.pt")
+    again = torch.load(tmp_path / "again.pt", weights_only=True)["g_ema"]
+    assert all(torch.equal(again[k], short[k]) for k in short)
+
+
+def test_oracle_agreement_rows_of_the_renderer_itself() -> None:
+    """Handed the renderer as the generator, the rows are the evaluation classifier's accuracy twice, and
+    every head's recall is far above its false-positive rate (the call follows z's label)."""
+    from promptgen.models import MODELS
+    from promptgen.world import models  # noqa: F401  (registers the world adapter kinds)
+    from promptgen.world.render import SynthRenderer
+    from promptgen.world.train_stylegan2 import oracle_agreement_rows
+
+    weights = Path(__file__).resolve().parents[1] / "weights" / "world" / "attributes_eval.pt"
+    classifier = MODELS.build({"kind": "world-classifier", "checkpoint": str(weights)}).eval()
+    rows = dict((m, v) for m, v, *_ in oracle_agreement_rows(SynthRenderer(64, 64), classifier, 0, 400, 0))
+    for head in ("male", "eyeglasses", "blond", "young"):
+        for stat in ("agreement", "recall", "false_positive"):
+            own = rows[f"stylegan2.approx_oracle_{stat}.render.{head}"]
+            assert rows[f"stylegan2.approx_oracle_{stat}.stylegan2.{head}"] == own
+        assert rows[f"stylegan2.approx_oracle_agreement.render.{head}"] > 0.85
+        recall = rows[f"stylegan2.approx_oracle_recall.render.{head}"]
+        assert recall - rows[f"stylegan2.approx_oracle_false_positive.render.{head}"] > 0.6

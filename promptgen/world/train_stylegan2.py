@@ -79,6 +79,10 @@ class StyleGAN2TrainConfig:
             needs ``z_dim == latent_dim``; G's latent then pairs with the renderer's at ``world_seed`` and
             curvature 0 (the renderer's default setting).
         distill_only_steps: the first this many steps train G on the distillation term alone (D idle).
+        condition_labels: oracle labels (:data:`promptgen.world.groundtruth.BINARY`) a projection
+            discriminator is conditioned on: a real render comes with its latent's labels and ``G(z)`` with
+            ``z``'s, so D rejects a fake whose attributes disagree with the renderer's at the same ``z``
+            (empty: an unconditional D). G itself stays unconditional; needs ``z_dim == latent_dim``.
         mapping_lr_scale: Adam learning-rate factor of the mapping network's parameters (on top of its
             0.01 equalised-lr multiplier).
         latent_dim: the renderer's latent dimension (its prior is the training distribution).
@@ -100,10 +104,21 @@ class StyleGAN2TrainConfig:
     ema_rampup: float = 0.05
     distill_weight: float = 10.0
     distill_only_steps: int = 1500
+    condition_labels: tuple[str, ...] = ()
     mapping_lr_scale: float = 100.0
     latent_dim: int = 64
     world_seed: int = 0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from promptgen.world.groundtruth import BINARY
+
+        unknown = [k for k in self.condition_labels if k not in BINARY]
+        if unknown:
+            raise ValueError(f"condition_labels: unknown label {unknown[0]!r}; expected from {list(BINARY)}")
+        if (self.distill_weight or self.condition_labels) and self.z_dim != self.latent_dim:
+            got = f"{self.z_dim} and {self.latent_dim}"
+            raise ValueError(f"distill_weight/condition_labels: need z_dim == latent_dim, got {got}")
 
     def network_config(self) -> StyleGAN2Config:
         """The generator's :class:`StyleGAN2Config` (rosinality's fixed settings: lr multiplier 0.01)."""
@@ -121,7 +136,7 @@ def build_networks(cfg: StyleGAN2TrainConfig) -> tuple[StyleGAN2Network, Discrim
     """Freshly initialised G and D (seeded by ``cfg.seed``)."""
     torch.manual_seed(cfg.seed)
     g = StyleGAN2Network(cfg.network_config())
-    return g, Discriminator(g.cfg.img_resolution, dict(cfg.channels))
+    return g, Discriminator(g.cfg.img_resolution, dict(cfg.channels), c_dim=len(cfg.condition_labels))
 
 
 def _render_stream(cfg: StyleGAN2TrainConfig) -> Callable[[int], tuple[Tensor, Tensor]]:
@@ -139,6 +154,16 @@ def _render_stream(cfg: StyleGAN2TrainConfig) -> Callable[[int], tuple[Tensor, T
     return draw
 
 
+def _labels(cfg: StyleGAN2TrainConfig, z: Tensor) -> Tensor | None:
+    """D's labels of latents ``z``: the renderer's oracle labels as ±1 (None: an unconditional D)."""
+    if not cfg.condition_labels:
+        return None
+    from promptgen.world.groundtruth import oracle
+
+    truth = oracle(z, 1.0, cfg.world_seed)
+    return torch.stack([truth[k].float() * 2 - 1 for k in cfg.condition_labels], dim=1)
+
+
 def _mixed_ws(g: StyleGAN2Network, z: Tensor, p_mix: float, rng: torch.Generator) -> Tensor:
     """w⁺ of ``z``; with probability ``p_mix`` the entries from a random cutoff on come from a second z."""
     ws = g.truncate(g.mapping(z), 1.0)
@@ -154,14 +179,15 @@ def _generate(
 ) -> Tensor:
     """G(z) for fresh (or the given) latents, with style mixing and random noise, on the training path."""
     z = torch.randn(n, cfg.z_dim, generator=rng) if z is None else z
-    mixing = cfg.style_mixing if cfg.distill_weight == 0 else 0.0  # distillation pairs z with render(z)
+    paired = cfg.distill_weight or cfg.condition_labels  # z pairs with render(z) or with its labels
+    mixing = 0.0 if paired else cfg.style_mixing
     return g.synthesis(_mixed_ws(g, z, mixing, rng), noise_mode="random", rng=rng, fused=False)
 
 
-def _r1_penalty(d: Discriminator, real: Tensor) -> Tensor:
-    """Mean over the batch of ‖∇ₓ D(x)‖² at real images."""
+def _r1_penalty(d: Discriminator, real: Tensor, c: Tensor | None = None) -> Tensor:
+    """Mean over the batch of ‖∇ₓ D(x, c)‖² at real images."""
     real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(d(real).sum(), real, create_graph=True)
+    (grad,) = torch.autograd.grad(d(real, c).sum(), real, create_graph=True)
     return grad.square().sum(dim=[1, 2, 3]).mean()
 
 
@@ -189,6 +215,7 @@ def train_stylegan2(
     out_path: str | Path,
     progress: Callable[[int, dict[str, float]], None] | None = None,
     snapshot_every: int = 0,
+    init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train G and D with the StyleGAN2 objective; save ``g_ema`` (rosinality layout) to ``out_path``.
 
@@ -197,12 +224,20 @@ def train_stylegan2(
         out_path: the ``.pt`` to write.
         progress: called as ``progress(step, losses)`` every 100 steps.
         snapshot_every: also save ``g_ema`` to ``<out_path>.step{N}.pt`` every this many steps (0: never).
+        init: a checkpoint of the same architecture (e.g. a snapshot) G and ``g_ema`` start from; D starts
+            afresh. Steps count from 0, so ``distill_only_steps`` applies again.
 
     Returns:
         ``wall_seconds``, ``cpu_seconds`` (process CPU time, all threads), ``steps`` and the final losses.
     """
     wall0, cpu0 = time.perf_counter(), time.process_time()
     g, d = build_networks(cfg)
+    if init is not None:
+        from promptgen.generators import build_generator
+
+        g.load_state_dict(
+            build_generator({"kind": "stylegan2", "checkpoint": str(init)}).network.state_dict()
+        )
     g_ema = copy.deepcopy(g).eval().requires_grad_(False)
     ratio = cfg.r1_interval / (cfg.r1_interval + 1)
     groups = [
@@ -212,15 +247,14 @@ def train_stylegan2(
     opt_g = torch.optim.Adam(groups, betas=(0.0, 0.99), eps=1e-8)
     opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr * ratio, betas=(0.0, 0.99**ratio), eps=1e-8)
     draw_real, rng = _render_stream(cfg), torch.Generator().manual_seed(cfg.seed + 2)
-    if cfg.distill_weight and cfg.z_dim != cfg.latent_dim:
-        raise ValueError(f"distill_weight: needs z_dim == latent_dim, got {cfg.z_dim} and {cfg.latent_dim}")
     losses: dict[str, float] = {}
     for step in range(cfg.steps):
         z_real, real = draw_real(cfg.batch_size)
         d.requires_grad_(False)
-        fake = _generate(g, cfg.batch_size, cfg, rng, z_real if cfg.distill_weight else None)
+        z_fake = z_real if cfg.distill_weight else torch.randn(cfg.batch_size, cfg.z_dim, generator=rng)
+        fake = _generate(g, cfg.batch_size, cfg, rng, z_fake)
         adversarial = step >= cfg.distill_only_steps
-        loss_g = F.softplus(-d(fake)).mean() if adversarial else fake.new_zeros(())
+        loss_g = F.softplus(-d(fake, _labels(cfg, z_fake))).mean() if adversarial else fake.new_zeros(())
         if cfg.distill_weight:
             distill = (fake - real).abs().mean()
             loss_g = loss_g + cfg.distill_weight * distill
@@ -230,7 +264,7 @@ def train_stylegan2(
         opt_g.step()
         losses |= {"g": loss_g.item()}
         if adversarial:
-            losses |= _d_step(d, g, opt_d, real, step, cfg, rng)
+            losses |= _d_step(d, g, opt_d, (real, _labels(cfg, z_real)), step, cfg, rng)
         _ema_update(g_ema, g, _ema_beta(cfg, (step + 1) * cfg.batch_size))
         if progress is not None and step % 100 == 0:
             progress(step, losses)
@@ -251,23 +285,26 @@ def _d_step(
     d: Discriminator,
     g: StyleGAN2Network,
     opt_d: torch.optim.Optimizer,
-    real: Tensor,
+    batch: tuple[Tensor, Tensor | None],
     step: int,
     cfg: StyleGAN2TrainConfig,
     rng: torch.Generator,
 ) -> dict[str, float]:
-    """One logistic D step on ``real`` and fresh fakes, plus the lazy R1 step every ``r1_interval`` steps."""
+    """One logistic D step on the real ``batch`` (images, labels or None) and fresh fakes, plus the lazy R1
+    step every ``r1_interval`` steps."""
     out = {}
+    real, c_real = batch
     d.requires_grad_(True)
+    z = torch.randn(cfg.batch_size, cfg.z_dim, generator=rng)
     with torch.no_grad():
-        fake = _generate(g, cfg.batch_size, cfg, rng)
-    loss_d = F.softplus(d(fake)).mean() + F.softplus(-d(real)).mean()
+        fake = _generate(g, cfg.batch_size, cfg, rng, z)
+    loss_d = F.softplus(d(fake, _labels(cfg, z))).mean() + F.softplus(-d(real, c_real)).mean()
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     out["d"] = loss_d.item()
     if step % cfg.r1_interval == 0:
-        r1 = _r1_penalty(d, real)
+        r1 = _r1_penalty(d, real, c_real)
         opt_d.zero_grad(set_to_none=True)
         (r1 * (cfg.r1_gamma / 2) * cfg.r1_interval).backward()
         opt_d.step()
@@ -343,7 +380,7 @@ def stylegan2_rows(
         rows.append((f"stylegan2.wmean_label.{k}", mean_label[k], "", True))
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = ckpt.get("train_config", {})
-    if cfg.get("distill_weight", 0) > 0:
+    if cfg.get("distill_weight", 0) > 0 or cfg.get("condition_labels"):  # G(z) pairs with the oracle at z
         rows += oracle_agreement_rows(gens[1.0], classifier, cfg.get("world_seed", 0), n, seed, batch_size)
     return rows
 
@@ -359,7 +396,9 @@ def oracle_agreement_rows(
 ) -> list[Row]:
     """The approximate oracle a distilled generator inherits — the renderer's oracle at the same z
     (curvature 0) — against the evaluation classifier's call on G(z), per binary head; beside it the same
-    agreement for the renderer's own images (the classifier's accuracy: the ceiling)."""
+    agreement for the renderer's own images (the classifier's accuracy: the ceiling). Per head also the
+    classifier's positive rate where the oracle says present (``recall``) and where it says absent
+    (``false_positive``): a generator that draws an attribute without regard to z has the two equal."""
     from promptgen.world.groundtruth import oracle
     from promptgen.world.render import SynthRenderer
 
@@ -373,8 +412,14 @@ def oracle_agreement_rows(
     rows: list[Row] = []
     for k in calls["stylegan2"]:
         for name in ("stylegan2", "render"):
-            agree = float(((calls[name][k] >= 0) == truth[k].bool()).float().mean())
+            call, present = calls[name][k] >= 0, truth[k].bool()
+            agree = float((call == present).float().mean())
             rows.append((f"stylegan2.approx_oracle_agreement.{name}.{k}", agree, "", True))
+            rows.append(
+                (f"stylegan2.approx_oracle_recall.{name}.{k}", float(call[present].float().mean()), "", True)
+            )
+            fp = float(call[~present].float().mean())
+            rows.append((f"stylegan2.approx_oracle_false_positive.{name}.{k}", fp, "", True))
     return rows
 
 
@@ -389,6 +434,7 @@ def write_manifest(
         "steps": int(info["steps"]),
         "threads": int(info["threads"]),
         "distill_weight": cfg.distill_weight,
+        "condition_labels": list(cfg.condition_labels),
         "seed": cfg.seed,
     }
     rebuild = f"python -m promptgen.world.train_stylegan2 --out {out_dir}"
@@ -493,6 +539,11 @@ def _vae_fid(metrics_csv: Path | None) -> float | None:
     show_default=True,
     help="Also save g_ema as <checkpoint>.step<N>.pt every this many steps (0: never).",
 )
+@click.option(
+    "--condition-labels",
+    default=None,
+    help="Comma-separated oracle labels the discriminator is conditioned on (default: the config's).",
+)
 @click.option("--threads", type=int, default=2, show_default=True, help="torch intra-op threads.")
 def main(
     out_dir: Path,
@@ -504,6 +555,7 @@ def main(
     n_samples: int,
     skip_training: bool,
     snapshot_every: int,
+    condition_labels: str | None,
     threads: int,
 ) -> None:
     """Train the world StyleGAN2 into OUT (rosinality .pt), record its time, write its acceptance rows."""
@@ -513,7 +565,13 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     checkpoint = out_dir / CHECKPOINT
     if not skip_training:
-        cfg = StyleGAN2TrainConfig() if steps is None else StyleGAN2TrainConfig(steps=steps)
+        overrides: dict[str, Any] = {} if steps is None else {"steps": steps}
+        if condition_labels is not None:
+            overrides["condition_labels"] = tuple(k.strip() for k in condition_labels.split(",") if k.strip())
+        try:
+            cfg = StyleGAN2TrainConfig(**overrides)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
         info = train_stylegan2(
             cfg, checkpoint, lambda s, losses: log.info("step %d %s", s, losses), snapshot_every
         )

@@ -96,15 +96,20 @@ def minibatch_stddev(x: Tensor, group: int = MBSTD_GROUP) -> Tensor:
 
 
 class Discriminator(nn.Module):
-    """Images ``(N, C, R, R)`` in [−1, 1] -> real/fake logits ``(N,)``.
+    """Images ``(N, C, R, R)`` in [−1, 1] (and labels ``(N, c_dim)``) -> real/fake logits ``(N,)``.
+
+    With ``c_dim > 0`` it is a projection discriminator (Miyato & Koyama, 2018), as StyleGAN2-ADA's
+    conditional D: the last layer maps the image to a vector, the labels are embedded in the same space,
+    and the logit is their inner product over the square root of the width.
 
     Arguments:
         img_resolution: input resolution, a power of two ≥ 8.
         channels: channel count per resolution, from ``img_resolution`` down to 4.
         img_channels: input colour channels.
+        c_dim: label dimension (0: unconditional).
     """
 
-    def __init__(self, img_resolution: int, channels: dict[int, int], img_channels: int = 3):
+    def __init__(self, img_resolution: int, channels: dict[int, int], img_channels: int = 3, c_dim: int = 0):
         super().__init__()
         self.resolutions = [r for r in sorted(channels, reverse=True) if r > MIN_RESOLUTION]
         if not self.resolutions or self.resolutions[0] != img_resolution or MIN_RESOLUTION not in channels:
@@ -115,11 +120,19 @@ class Discriminator(nn.Module):
         c4 = channels[MIN_RESOLUTION]
         self.conv = Conv2dLayer(c4 + 1, c4, 3, lrelu=True)
         self.fc = FullyConnected(c4 * MIN_RESOLUTION * MIN_RESOLUTION, c4, lrelu=True)
-        self.out = FullyConnected(c4, 1)
+        self.c_dim = c_dim
+        self.out = FullyConnected(c4, c4 if c_dim else 1)
+        if c_dim:
+            self.embed = FullyConnected(c_dim, c4)
 
-    def forward(self, img: Tensor) -> Tensor:
+    def forward(self, img: Tensor, c: Tensor | None = None) -> Tensor:
+        if (c is None) != (self.c_dim == 0) or (c is not None and c.shape != (img.shape[0], self.c_dim)):
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(f"Discriminator: labels of shape (N, {self.c_dim}) expected, got {got}")
         x = self.from_rgb(img)
         for res in self.resolutions:
             x = getattr(self, f"b{res}")(x)
-        x = self.conv(minibatch_stddev(x))
-        return self.out(self.fc(x.flatten(1))).squeeze(1)
+        x = self.out(self.fc(self.conv(minibatch_stddev(x)).flatten(1)))
+        if c is None:
+            return x.squeeze(1)
+        return (x * self.embed(c)).sum(1) / math.sqrt(x.shape[1])
