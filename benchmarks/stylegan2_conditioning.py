@@ -53,6 +53,15 @@ def _judge(generator, classifier, n: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def _arm_config(base: StyleGAN2TrainConfig, name: str, overrides: str) -> StyleGAN2TrainConfig:
+    """``base`` with an arm's JSON overrides; a malformed text or an unknown key fails naming the arm."""
+    try:
+        cfg = dataclasses.replace(base, **json.loads(overrides))
+        return dataclasses.replace(cfg, condition_labels=tuple(cfg.condition_labels))
+    except (ValueError, TypeError) as err:
+        raise click.BadParameter(f"arm {name!r}: {err}", param_hint="--arm") from None
+
+
 @click.command()
 @click.option("--arm", "arms", type=(str, str), multiple=True, required=True, help="NAME 'JSON overrides'.")
 @click.option("--steps", type=click.IntRange(min=1), required=True, help="Training steps of every arm.")
@@ -75,25 +84,17 @@ def main(arms, steps: int, init: Path | None, n: int, data: Path | None, threads
             return _fid(features, sample_images(gen, n, 0, 250), reference, 250)
 
     base = StyleGAN2TrainConfig(steps=steps, distill_only_steps=0)
-    results = {"render": ({}, _judge(SynthRenderer(base.latent_dim, 64), classifier, n))}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, overrides in arms:
-            cfg = dataclasses.replace(base, **json.loads(overrides))
-            cfg = dataclasses.replace(cfg, condition_labels=tuple(cfg.condition_labels))
-            info = train_stylegan2(cfg, Path(tmp) / f"{name}.pt", init=init)
-            gen = build_generator({"kind": "stylegan2", "checkpoint": str(Path(tmp) / f"{name}.pt")}, psi=1.0)
-            info = {**info, "fid": round(fid(gen), 2) if fid else ""}
-            results[name] = (info, _judge(gen, classifier, n))
-            click.echo(f"{name}: {json.dumps(results[name][1])}")
+    configs = {name: _arm_config(base, name, overrides) for name, overrides in arms}  # all checked up front
     machine = machine_columns(threads)
-    for name, (info, heads) in results.items():
+
+    def append(name: str, info: dict, heads: dict[str, dict[str, float]]) -> None:
         for head, stats in heads.items():
             row = {
                 **machine,
                 "arm": name,
                 "overrides": dict(arms).get(name, ""),
                 "init": init.name if init and info else "",
-                "steps": info["steps"] if info else "",
+                "steps": info.get("steps", ""),
                 "wall_seconds": round(info["wall_seconds"], 1) if info else "",
                 "fid": info.get("fid", ""),
                 "head": head,
@@ -101,6 +102,16 @@ def main(arms, steps: int, init: Path | None, n: int, data: Path | None, threads
                 **{k: round(v, 4) for k, v in stats.items()},
             }
             append_row(out, row)
+
+    append("render", {}, _judge(SynthRenderer(base.latent_dim, 64), classifier, n))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, cfg in configs.items():  # each arm's rows are written as soon as it is judged
+            info = train_stylegan2(cfg, Path(tmp) / f"{name}.pt", init=init)
+            gen = build_generator({"kind": "stylegan2", "checkpoint": str(Path(tmp) / f"{name}.pt")}, psi=1.0)
+            info = {**info, "fid": round(fid(gen), 2) if fid else ""}
+            heads = _judge(gen, classifier, n)
+            append(name, info, heads)
+            click.echo(f"{name}: {json.dumps(heads)}")
 
 
 if __name__ == "__main__":
