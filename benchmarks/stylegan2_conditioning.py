@@ -12,7 +12,7 @@ upwards against the 10 000-sample figure of ``results/world/metrics.csv``, compa
 Usage::
 
     python benchmarks/stylegan2_conditioning.py --init weights.step1500.pt --steps 1000 \\
-        --arm unconditional '{}' \\
+        --arm unconditional '{"condition_labels": []}' \\
         --arm conditional '{"condition_labels": ["male", "eyeglasses", "blond", "young"]}'
 
 Appends one row per arm and head to ``benchmarks/results/stylegan2_conditioning.csv``.

@@ -83,6 +83,8 @@ class StyleGAN2TrainConfig:
             discriminator is conditioned on: a real render comes with its latent's labels and ``G(z)`` with
             ``z``'s, so D rejects a fake whose attributes disagree with the renderer's at the same ``z``
             (empty: an unconditional D). G itself stays unconditional; needs ``z_dim == latent_dim``.
+            Default: the four attributes Table 2 controls, because an unconditional D lets the GAN stage
+            draw eyeglasses with little regard to z (benchmarks/stylegan2_conditioning.py).
         mapping_lr_scale: Adam learning-rate factor of the mapping network's parameters (on top of its
             0.01 equalised-lr multiplier).
         latent_dim: the renderer's latent dimension (its prior is the training distribution).
@@ -104,7 +106,7 @@ class StyleGAN2TrainConfig:
     ema_rampup: float = 0.05
     distill_weight: float = 10.0
     distill_only_steps: int = 1500
-    condition_labels: tuple[str, ...] = ()
+    condition_labels: tuple[str, ...] = ("male", "eyeglasses", "blond", "young")
     mapping_lr_scale: float = 100.0
     latent_dim: int = 64
     world_seed: int = 0
