@@ -184,3 +184,15 @@ def test_oracle_agreement_rows_of_the_renderer_itself() -> None:
         assert rows[f"stylegan2.approx_oracle_agreement.render.{head}"] > 0.85
         recall = rows[f"stylegan2.approx_oracle_recall.render.{head}"]
         assert recall - rows[f"stylegan2.approx_oracle_false_positive.render.{head}"] > 0.6
+
+
+def test_shipped_weights_follow_the_default_recipe() -> None:
+    """The shipped world StyleGAN2 was trained with today's defaults (retrain it when a default changes)."""
+    from promptgen.world.train_stylegan2 import StyleGAN2TrainConfig
+
+    def frozen(value):
+        return tuple(map(frozen, value)) if isinstance(value, (list, tuple)) else value
+
+    shipped = Path(__file__).resolve().parents[1] / "weights/world/stylegan2/world-stylegan2.pt"
+    saved = torch.load(shipped, weights_only=True)["train_config"]
+    assert {k: frozen(v) for k, v in saved.items()} == dataclasses.asdict(StyleGAN2TrainConfig())
