@@ -77,7 +77,7 @@ def append_row(out: Path, row: dict, old_defaults: dict | None = None) -> None:
     fields = list(dict.fromkeys([*(old[0] if old else {}), *row]))
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
         w.writeheader()
         defaults = {k: v for k, v in (old_defaults or {}).items() if k in fields}
         w.writerows([{**defaults, **r} for r in old] + [row])

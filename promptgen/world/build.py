@@ -218,7 +218,7 @@ def write_rows(rows: Iterable[Row], path: str | Path, include: Iterable[str | Pa
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         w.writerow(["metric", "value", "threshold", "pass"])
         for metric, value, threshold, ok in rows:
             w.writerow([metric, f"{value:.6g}", threshold, str(bool(ok))])

@@ -13,7 +13,6 @@ extractor and evaluation classifier.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch
 from torch import Tensor
 
 from promptgen.allocator import reuse_freed_memory
-from promptgen.world.build import merge_manifest
+from promptgen.world.build import merge_manifest, write_rows
 from promptgen.world.clip import (
     WORLD_CLIP,
     ClipTrainConfig,
@@ -43,7 +42,6 @@ __all__ = [
     "train_clip_vae",
     "weight_paths",
     "write_manifest",
-    "write_rows",
 ]
 
 MANIFEST = "MANIFEST-clip-vae.json"
@@ -147,17 +145,6 @@ def evaluate_clip_vae(
         ref = heldout_images[:n_samples]
         rows += vae_metrics(vae, data_images, features, classifier, n_samples, seed, reference_images=ref)
     return rows
-
-
-def write_rows(rows: list[Row], path: str | Path) -> Path:
-    """Write acceptance rows as ``metric,value,threshold,pass`` CSV (to be merged into metrics.csv)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["metric", "value", "threshold", "pass"])
-        writer.writerows([(m, f"{v:.6g}", t, str(bool(ok))) for m, v, t, ok in rows])
-    return path
 
 
 def _load(kind: str, checkpoint: Path) -> Any:

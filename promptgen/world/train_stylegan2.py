@@ -475,7 +475,7 @@ def write_benchmark(path: str | Path, cfg: StyleGAN2TrainConfig, info: Mapping[s
     }
     new = not path.is_file()
     with open(path, "a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(row))
+        writer = csv.DictWriter(f, fieldnames=list(row), lineterminator="\n")
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -561,7 +561,8 @@ def main(
     threads: int,
 ) -> None:
     """Train the world StyleGAN2 into OUT (rosinality .pt), record its time, write its acceptance rows."""
-    from promptgen.world.train_clip_vae import _load, write_rows
+    from promptgen.world.build import write_rows
+    from promptgen.world.train_clip_vae import _load
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
